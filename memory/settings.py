@@ -1,0 +1,35 @@
+"""Process-wide settings, read from ``HYPERMNESIA_*`` environment variables.
+
+Run-scoped choices (which user, which model for this run, budgets) belong to the graphs' run
+context, not here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Where data lives and which servers and models to use."""
+
+    model_config = SettingsConfigDict(env_prefix="HYPERMNESIA_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".hypermnesia"))
+    """Root of the embedded stores (Chroma, SQLite files, native index snapshots)."""
+    chroma_host: str | None = None
+    """A Chroma server to use instead of the embedded one (``chroma run``)."""
+    chroma_port: int = 8000
+    embedder: str = "minilm"
+    """``minilm`` (local int8 ONNX, the default), ``fake`` (tests), or ``litellm:<provider/model>``."""
+    embed_batch_size: int = Field(default=64, ge=1, le=4096)
+    llm_model: str | None = None
+    """A litellm ``provider/model`` string; unset means the deterministic agents."""
+    llm_api_base: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout_s: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=3, ge=0, le=10)
