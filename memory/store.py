@@ -1,0 +1,454 @@
+"""``MemoryStore``: the one object agents read and write memory through.
+
+It ties the stores together: the journal (raw turns and write intents), the vector store (units,
+their text and embeddings, on Chroma), the hypergraph (units as hyperedges over entities and time),
+and an in-process dense index (native when built) that is a hot copy of the embeddings, rebuilt from
+the vector store whenever a namespace is first searched.
+
+Every multi-store write follows the same path: validate → embed → journal the intent → apply to the
+vector store → apply to the hypergraph → mark done. Opening a store replays intents that were not
+marked done, and stores journaled turns whose units never were, so a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from memory.embeddings import Embedder, embedder_from_settings
+from memory.errors import InvalidInputError, UnitNotFoundError
+from memory.hypergraph import HypergraphStore
+from memory.journal import Journal, JournalOp
+from memory.model import (
+    Granularity,
+    Hyperedge,
+    MemoryUnit,
+    Namespace,
+    SearchHit,
+    Turn,
+    UnitFilter,
+    Vertex,
+    VertexKind,
+    make_unit,
+    utcnow,
+    vertex_id,
+)
+from memory.settings import Settings
+from memory.vector_store import ChromaBackend, InMemoryBackend, VectorBackend, VectorStore
+
+__all__ = ["DeleteReport", "HistoryEvent", "MemoryStore", "StoreStats", "unit_vertices"]
+
+Backend = Literal["chroma", "memory"]
+_LINKING_OPS = frozenset({"supersede", "merge"})
+
+
+class StoreStats(BaseModel):
+    """Counts across the stores, for one namespace or all."""
+
+    namespaces: int
+    turns: int
+    units: int
+    units_by_granularity: dict[str, int]
+    current_units: int
+    vertices: int
+    hyperedges: int
+    pending_ops: int
+
+
+class HistoryEvent(BaseModel):
+    """One recorded change to a unit."""
+
+    at: datetime
+    op: str
+    reason: str | None
+    unit_ids: list[str]
+
+
+class DeleteReport(BaseModel):
+    """What a delete removed, including what cascaded through provenance."""
+
+    requested: list[str]
+    deleted: list[str]
+    turns_deleted: list[str]
+
+
+def unit_vertices(unit: MemoryUnit) -> list[Vertex]:
+    """The vertices a unit's hyperedge spans: its entities, its speaker and its event day."""
+    ns = unit.namespace
+    labels = list(unit.entities)
+    if unit.speaker:
+        labels.append(unit.speaker)
+    out: dict[str, Vertex] = {}
+    for label in labels:
+        try:
+            vid = vertex_id(ns, VertexKind.ENTITY, label)
+        except InvalidInputError:
+            continue
+        out.setdefault(vid, Vertex(id=vid, namespace=ns, kind=VertexKind.ENTITY, label=label))
+    if unit.event_time is not None:
+        day = unit.event_time.date().isoformat()
+        vid = vertex_id(ns, VertexKind.TIME, day)
+        out[vid] = Vertex(id=vid, namespace=ns, kind=VertexKind.TIME, label=day)
+    return list(out.values())
+
+
+def _edge(unit: MemoryUnit, vertices: Sequence[Vertex]) -> Hyperedge:
+    return Hyperedge(
+        id=unit.id,
+        namespace=unit.namespace,
+        vertices=tuple(v.id for v in vertices),
+        granularity=unit.granularity,
+        event_time=unit.event_time,
+        current=unit.is_current,
+        weight=0.5 + unit.importance,
+    )
+
+
+class MemoryStore:
+    """Durable, namespaced memory. Use :meth:`open`; close it (or use ``with``) when done."""
+
+    def __init__(
+        self,
+        vectors: VectorStore,
+        hypergraph: HypergraphStore,
+        journal: Journal,
+        embedder: Embedder,
+    ) -> None:
+        self.vectors = vectors
+        self.hypergraph = hypergraph
+        self.journal = journal
+        self.embedder = embedder
+        self._write_lock = threading.RLock()
+        self.recover()
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path | str | None = None,
+        *,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        backend: Backend = "chroma",
+    ) -> MemoryStore:
+        """Open (creating if needed) the stores under ``data_dir`` and replay unfinished writes.
+
+        ``backend="memory"`` keeps vectors in process memory (the reference backend, for tests);
+        the journal and hypergraph are still SQLite files under ``data_dir``.
+        """
+        settings = settings or Settings()
+        root = Path(data_dir) if data_dir is not None else settings.data_dir
+        if root.exists() and not root.is_dir():
+            raise InvalidInputError(f"data directory {root} exists and is not a directory")
+        root.mkdir(parents=True, exist_ok=True)
+        embedder = embedder or embedder_from_settings(settings)
+        vector_backend: VectorBackend
+        if backend == "memory":
+            vector_backend = InMemoryBackend()
+        elif settings.chroma_host:
+            vector_backend = ChromaBackend.http(settings.chroma_host, settings.chroma_port, embedder)
+        else:
+            vector_backend = ChromaBackend.persistent(root / "chroma", embedder)
+        journal = Journal(root / "journal.sqlite3")
+        hypergraph = HypergraphStore(root / "hypergraph.sqlite3")
+        return cls(VectorStore(vector_backend, embedder), hypergraph, journal, embedder)
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.journal.close()
+        self.hypergraph.close()
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def record_turns(self, ns: Namespace, turns: Sequence[Turn]) -> list[Turn]:
+        """Journal raw turns before anything else happens to them (never lost from here on)."""
+        checked = _validate_turns(turns)
+        self.journal.record_turns(ns, checked)
+        return checked
+
+    def add_turns(self, ns: Namespace, turns: Sequence[Turn]) -> list[MemoryUnit]:
+        """Journal turns and store each as a turn-granularity unit (no analysis)."""
+        checked = self.record_turns(ns, turns)
+        units = [turn_unit(ns, t) for t in checked]
+        self.add_units(ns, units)
+        return units
+
+    def add_units(
+        self,
+        ns: Namespace,
+        units: Sequence[MemoryUnit],
+        *,
+        reason: str | None = None,
+        embeddings: np.ndarray | None = None,
+    ) -> list[str]:
+        """Store units (idempotent by id) in every store; returns their ids."""
+        if not units:
+            return []
+        self._check_units(ns, units)
+        if embeddings is None:
+            embeddings = self.embedder.embed([u.text for u in units])
+        with self._write_lock:
+            payload = {"units": [u.model_dump(mode="json") for u in units]}
+            op_id = self.journal.begin(ns, "put", payload, [u.id for u in units], reason)
+            self._apply_put(ns, op_id, units, embeddings)
+        return [u.id for u in units]
+
+    def supersede(
+        self, ns: Namespace, old_id: str, new_unit: MemoryUnit, *, reason: str | None = None
+    ) -> MemoryUnit:
+        """Close ``old_id``'s validity window and store ``new_unit`` as its successor.
+
+        The old unit is kept (bi-temporal history); it is returned closed.
+        """
+        self._check_units(ns, [new_unit])
+        old = self.get_one(ns, old_id)
+        if not old.is_current:
+            raise InvalidInputError(f"unit {old_id} was already superseded by {old.superseded_by}")
+        if old_id == new_unit.id:
+            raise InvalidInputError(f"unit {old_id} cannot supersede itself")
+        closed = old.closed(new_unit.valid_from, new_unit.id)
+        units = [closed, new_unit]
+        embeddings = self.embedder.embed([u.text for u in units])
+        with self._write_lock:
+            payload = {"units": [u.model_dump(mode="json") for u in units]}
+            op_id = self.journal.begin(ns, "supersede", payload, [old_id, new_unit.id], reason)
+            self._apply_put(ns, op_id, units, embeddings)
+        return closed
+
+    def merge(
+        self, ns: Namespace, keep_id: str, duplicate_ids: Sequence[str], *, reason: str | None = None
+    ) -> MemoryUnit:
+        """Fold duplicates into ``keep_id``: it gains their provenance, they are closed onto it."""
+        keep = self.get_one(ns, keep_id)
+        dup_ids = [d for d in dict.fromkeys(duplicate_ids) if d != keep_id]
+        dups = self.get(ns, dup_ids)
+        if len(dups) != len(dup_ids):
+            missing = sorted(set(dup_ids) - {d.id for d in dups})
+            raise UnitNotFoundError(f"no unit {missing[0]!r} in namespace {ns.key}")
+        provenance = tuple(dict.fromkeys([*keep.provenance, *(p for d in dups for p in d.provenance)]))
+        merged = keep.model_copy(update={"provenance": provenance, "version": keep.version + 1})
+        now = utcnow()
+        units = [merged, *(d.closed(now, keep_id) for d in dups if d.is_current)]
+        embeddings = self.embedder.embed([u.text for u in units])
+        with self._write_lock:
+            payload = {"units": [u.model_dump(mode="json") for u in units]}
+            op_id = self.journal.begin(ns, "merge", payload, [u.id for u in units], reason)
+            self._apply_put(ns, op_id, units, embeddings)
+        return merged
+
+    def delete(
+        self, ns: Namespace, ids: Sequence[str], *, cascade: bool = True, reason: str | None = None
+    ) -> DeleteReport:
+        """Delete units; with ``cascade`` also every unit derived from them, transitively.
+
+        Deleting a turn unit also removes the raw turn from the journal.
+        """
+        requested = list(dict.fromkeys(ids))
+        found = {u.id: u for u in self.vectors.get(ns, requested)}
+        missing = [i for i in requested if i not in found]
+        if missing:
+            raise UnitNotFoundError(f"no unit {missing[0]!r} in namespace {ns.key}")
+        doomed = dict(found)
+        frontier = list(found.values())
+        while cascade and frontier:
+            sources = {u.id for u in frontier}
+            sources |= {p for u in frontier if u.granularity == Granularity.TURN for p in u.provenance}
+            new_ids = self.journal.derived_from(ns, sources) - doomed.keys()
+            frontier = self.vectors.get(ns, sorted(new_ids))
+            doomed.update({u.id: u for u in frontier})
+        turn_ids = sorted(
+            {p for u in doomed.values() if u.granularity == Granularity.TURN for p in u.provenance}
+        )
+        with self._write_lock:
+            payload = {"ids": sorted(doomed), "turns": turn_ids}
+            op_id = self.journal.begin(ns, "delete", payload, doomed, reason)
+            self._apply_delete(ns, op_id, sorted(doomed), turn_ids)
+        return DeleteReport(requested=requested, deleted=sorted(doomed), turns_deleted=turn_ids)
+
+    def record_access(self, ns: Namespace, ids: Iterable[str]) -> None:
+        """Count a retrieval of these units (for decay and importance)."""
+        self.journal.record_access(ns, ids)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get(self, ns: Namespace, ids: Sequence[str]) -> list[MemoryUnit]:
+        """Units by id, in the order asked; ids not in this namespace are absent."""
+        by_id = {u.id: u for u in self.vectors.get(ns, list(ids))}
+        return self._with_access(ns, [by_id[i] for i in ids if i in by_id])
+
+    def get_one(self, ns: Namespace, unit_id: str) -> MemoryUnit:
+        units = self.get(ns, [unit_id])
+        if not units:
+            raise UnitNotFoundError(f"no unit {unit_id!r} in namespace {ns.key}")
+        return units[0]
+
+    def units(self, ns: Namespace, flt: UnitFilter | None = None) -> list[MemoryUnit]:
+        """Every unit of a namespace that passes the filter."""
+        return [r.unit for r in self.vectors.all_records(ns, flt, with_embeddings=False)]
+
+    def search(
+        self,
+        ns: Namespace,
+        query: str | np.ndarray,
+        k: int = 10,
+        flt: UnitFilter | None = None,
+    ) -> list[SearchHit]:
+        """Dense similarity search within a namespace."""
+        if isinstance(query, str) and not query.strip():
+            raise InvalidInputError("query is empty")
+        return self.vectors.search(ns, query, k=k, flt=flt)
+
+    def history(self, ns: Namespace, unit_id: str) -> list[HistoryEvent]:
+        """Every recorded change to a unit and to the units it replaced or was replaced by.
+
+        Supersede and merge intents link units, so the walk follows them through the journal.
+        """
+        seen, frontier = {unit_id}, [unit_id]
+        ops: dict[int, JournalOp] = {}
+        while frontier:
+            for op in self.journal.ops_for_unit(ns, frontier.pop()):
+                ops[op.op_id] = op
+                if op.kind in _LINKING_OPS:
+                    linked = set(_op_ids(op)) - seen
+                    seen |= linked
+                    frontier.extend(linked)
+        if not ops:
+            raise UnitNotFoundError(f"no history for unit {unit_id!r} in namespace {ns.key}")
+        return [
+            HistoryEvent(at=op.created_at, op=op.kind, reason=op.reason, unit_ids=_op_ids(op))
+            for op in sorted(ops.values(), key=lambda o: o.op_id)
+        ]
+
+    def stats(self, ns: Namespace | None = None) -> StoreStats:
+        namespaces = [ns] if ns is not None else self.vectors.backend.namespaces()
+        by_gran: dict[str, int] = {}
+        total = current = 0
+        for space in namespaces:
+            for record in self.vectors.all_records(space, None, with_embeddings=False):
+                unit = record.unit
+                by_gran[unit.granularity.value] = by_gran.get(unit.granularity.value, 0) + 1
+                total += 1
+                current += unit.is_current
+        graph = self.hypergraph.stats(ns)
+        return StoreStats(
+            namespaces=len(namespaces),
+            turns=self.journal.count_turns(ns),
+            units=total,
+            units_by_granularity=by_gran,
+            current_units=current,
+            vertices=graph.vertices,
+            hyperedges=graph.edges,
+            pending_ops=self.journal.count_ops("pending"),
+        )
+
+    # -- recovery ------------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Replay unfinished intents and store pending turns; returns how many were replayed."""
+        replayed = 0
+        with self._write_lock:
+            for op in self.journal.pending():
+                if op.kind in ("put", "supersede"):
+                    units = [MemoryUnit.model_validate(u) for u in op.payload["units"]]
+                    embeddings = self.embedder.embed([u.text for u in units])
+                    self._apply_put(op.namespace, op.op_id, units, embeddings)
+                elif op.kind == "delete":
+                    self._apply_delete(
+                        op.namespace, op.op_id, op.payload["ids"], op.payload["turns"]
+                    )
+                replayed += 1
+            by_ns: dict[Namespace, list[Turn]] = {}
+            for space, turn in self.journal.pending_turns():
+                by_ns.setdefault(space, []).append(turn)
+            for space, turns in by_ns.items():
+                self.add_units(space, [turn_unit(space, t) for t in turns], reason="recovered turn")
+                replayed += len(turns)
+        return replayed
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _apply_put(
+        self, ns: Namespace, op_id: int, units: Sequence[MemoryUnit], embeddings: np.ndarray
+    ) -> None:
+        self.vectors.put(ns, units, embeddings)
+        vertex_sets = [unit_vertices(u) for u in units]
+        all_vertices = {v.id: v for vs in vertex_sets for v in vs}
+        self.hypergraph.add(
+            ns, [_edge(u, vs) for u, vs in zip(units, vertex_sets, strict=True)], list(all_vertices.values())
+        )
+        provenance = [(ns, u.id, s) for u in units for s in (*u.provenance, *u.derived_from)]
+        stored = [(ns, t) for u in units if u.granularity == Granularity.TURN for t in u.provenance]
+        self.journal.complete(op_id, provenance=provenance, stored_turns=stored)
+
+    def _apply_delete(
+        self, ns: Namespace, op_id: int, ids: Sequence[str], turn_ids: Sequence[str]
+    ) -> None:
+        self.vectors.delete(ns, ids)
+        self.hypergraph.remove(ns, ids)
+        self.journal.delete_turns(ns, turn_ids)
+        self.journal.complete(op_id, drop_provenance=[(ns, i) for i in ids])
+
+    def _check_units(self, ns: Namespace, units: Sequence[MemoryUnit]) -> None:
+        for unit in units:
+            if not isinstance(unit, MemoryUnit):
+                raise InvalidInputError(f"expected MemoryUnit, got {type(unit).__name__}")
+            if unit.namespace != ns:
+                raise InvalidInputError(
+                    f"unit {unit.id} belongs to namespace {unit.namespace.key}, not {ns.key}"
+                )
+
+    def _with_access(self, ns: Namespace, units: list[MemoryUnit]) -> list[MemoryUnit]:
+        stats = self.journal.access(ns, [u.id for u in units])
+        if not stats:
+            return units
+        return [
+            u.model_copy(update={"access_count": stats[u.id][0], "last_accessed": stats[u.id][1]})
+            if u.id in stats
+            else u
+            for u in units
+        ]
+
+
+def turn_unit(ns: Namespace, turn: Turn, **fields: Any) -> MemoryUnit:
+    """The turn-granularity unit of a raw turn: its text (with any image caption), speaker, time."""
+    text = turn.text if not turn.image_caption else f"{turn.text} [shares {turn.image_caption}]"
+    fields.setdefault("session_id", turn.session_id)
+    fields.setdefault("speaker", turn.speaker)
+    fields.setdefault("event_time", turn.session_time)
+    return make_unit(ns, Granularity.TURN, text, provenance=[turn.id], **fields)
+
+
+def _op_ids(op: JournalOp) -> list[str]:
+    if "units" in op.payload:
+        return [str(u["id"]) for u in op.payload["units"]]
+    return [str(i) for i in op.payload.get("ids", [])]
+
+
+def _validate_turns(turns: Sequence[Turn]) -> list[Turn]:
+    if isinstance(turns, (str, bytes)) or not isinstance(turns, Sequence):
+        raise InvalidInputError(f"turns must be a sequence of Turn, not {type(turns).__name__}")
+    checked: list[Turn] = []
+    for i, turn in enumerate(turns):
+        if isinstance(turn, Turn):
+            checked.append(turn)
+            continue
+        if not isinstance(turn, dict):
+            raise InvalidInputError(f"turn {i} must be a Turn or a dict, not {type(turn).__name__}")
+        try:
+            checked.append(Turn.model_validate(turn))
+        except ValidationError as exc:
+            raise InvalidInputError(f"turn {i} is invalid: {exc}") from exc
+    ids = [t.id for t in checked]
+    if len(set(ids)) != len(ids):
+        raise InvalidInputError("turn ids repeat within one batch")
+    return checked

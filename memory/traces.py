@@ -1,0 +1,173 @@
+"""Trace store: every graph run appends the steps its agents took, with the reason for each.
+
+A run is one pass of a graph (one write of turns, one recall). A step is one agent decision: what it
+saw (a short summary), what it decided and why, the LLM calls it made (prompt name and version,
+tokens, latency, fallback), and the ids and scores it retrieved. Stored in SQLite, append-only.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from memory.errors import StoreCorruptError, UnitNotFoundError
+from memory.model import utcnow
+
+__all__ = ["LLMCallTrace", "TraceRun", "TraceStep", "TraceStore", "new_run_id"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, graph TEXT NOT NULL, ns TEXT NOT NULL, started_at TEXT NOT NULL,
+    finished_at TEXT, status TEXT NOT NULL, input TEXT NOT NULL, output TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_ns ON runs (ns, started_at);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT NOT NULL, seq INTEGER NOT NULL, payload TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+"""
+
+
+def new_run_id() -> str:
+    """A fresh, sortable-enough run id."""
+    return "run-" + utcnow().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+class LLMCallTrace(BaseModel):
+    """One LLM call as the trace keeps it."""
+
+    prompt: str
+    """``name.version`` of the prompt."""
+    model: str
+    ok: bool
+    attempts: int
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float
+    cost_usd: float | None = None
+    error: str | None = None
+
+
+class TraceStep(BaseModel):
+    """One agent decision."""
+
+    agent: str
+    decision: str
+    reason: str
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    retrieved: list[tuple[str, float]] = Field(default_factory=list)
+    llm_calls: list[LLMCallTrace] = Field(default_factory=list)
+    fallback: str | None = None
+    """Set when an LLM step failed and the deterministic step ran instead (the loud fallback)."""
+    at: datetime = Field(default_factory=utcnow)
+    duration_ms: float = 0.0
+
+
+class TraceRun(BaseModel):
+    """A graph run with its steps."""
+
+    run_id: str
+    graph: str
+    namespace: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    input: dict[str, Any]
+    output: dict[str, Any] | None
+    steps: list[TraceStep] = Field(default_factory=list)
+
+
+class TraceStore:
+    """Append-only SQLite store of runs and steps."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorruptError(f"trace store {self.path} cannot be opened: {exc}") from exc
+
+    def start(self, run_id: str, graph: str, namespace: str, inputs: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO runs (run_id, graph, ns, started_at, status, input) "
+                "VALUES (?,?,?,?,'running',?)",
+                (run_id, graph, namespace, utcnow().isoformat(), json.dumps(inputs, default=str)),
+            )
+
+    def append(self, run_id: str, steps: list[TraceStep]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT COALESCE(MAX(seq), -1) FROM steps WHERE run_id = ?", (run_id,)
+                ).fetchone()
+                first = int(row[0]) + 1
+                self._db.executemany(
+                    "INSERT INTO steps (run_id, seq, payload) VALUES (?,?,?)",
+                    [(run_id, first + i, s.model_dump_json()) for i, s in enumerate(steps)],
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def finish(self, run_id: str, status: str, outputs: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, output = ? WHERE run_id = ?",
+                (utcnow().isoformat(), status, json.dumps(outputs, default=str), run_id),
+            )
+
+    def list_runs(self, namespace: str | None = None, limit: int = 20) -> list[TraceRun]:
+        """Most recent runs first, without their steps."""
+        query = "SELECT * FROM runs"
+        args: tuple[Any, ...] = ()
+        if namespace is not None:
+            query += " WHERE ns = ?"
+            args = (namespace,)
+        query += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(query, (*args, limit)).fetchall()
+        return [_run(r) for r in rows]
+
+    def get(self, run_id: str) -> TraceRun:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise UnitNotFoundError(f"no trace run {run_id!r}")
+            steps = self._db.execute(
+                "SELECT payload FROM steps WHERE run_id = ? ORDER BY seq", (run_id,)
+            ).fetchall()
+        run = _run(row)
+        run.steps = [TraceStep.model_validate_json(s[0]) for s in steps]
+        return run
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _run(row: tuple[Any, ...]) -> TraceRun:
+    run_id, graph, ns, started, finished, status, inputs, outputs = row
+    return TraceRun(
+        run_id=run_id,
+        graph=graph,
+        namespace=ns,
+        started_at=datetime.fromisoformat(started),
+        finished_at=datetime.fromisoformat(finished) if finished else None,
+        status=status,
+        input=json.loads(inputs),
+        output=json.loads(outputs) if outputs else None,
+    )

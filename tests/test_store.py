@@ -1,0 +1,128 @@
+"""MemoryStore facade: writes, supersede, merge, delete cascade, history, stats, persistence."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from memory.errors import InvalidInputError, UnitNotFoundError
+from memory.model import Granularity, Namespace, Turn, UnitFilter, UnitKind, make_unit
+from memory.store import MemoryStore
+
+from .conftest import StoreFactory
+
+NS = Namespace(user_id="sam")
+DAY = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
+
+
+def _turns() -> list[Turn]:
+    texts = [
+        ("Sam", "I live in Boston and work as a nurse."),
+        ("Ana", "Nice! Do you have pets?"),
+        ("Sam", "Yesterday I adopted a beagle named Biscuit."),
+    ]
+    return [
+        Turn(id=f"D1:{i + 1}", session_id="S1", speaker=s, text=t, session_time=DAY, index=i)
+        for i, (s, t) in enumerate(texts)
+    ]
+
+
+@pytest.mark.parametrize("backend", ["memory", "chroma"])
+def test_add_turns_and_search(open_store: StoreFactory, backend: str) -> None:
+    store = open_store(backend)
+    units = store.add_turns(NS, _turns())
+    assert len(units) == 3
+    hits = store.search(NS, "beagle named Biscuit", k=2)
+    assert hits[0].unit.provenance == ("D1:3",)
+    assert store.stats(NS).turns == 3
+    assert store.stats(NS).units_by_granularity == {"turn": 3}
+    # idempotent replay: same ids, nothing new
+    store.add_turns(NS, _turns())
+    assert store.stats(NS).units == 3
+
+
+@pytest.mark.parametrize("backend", ["memory", "chroma"])
+def test_supersede_keeps_history(open_store: StoreFactory, backend: str) -> None:
+    store = open_store(backend)
+    old = make_unit(NS, Granularity.FACT, "Sam lives in Boston", provenance=["D1:1"],
+                    entities=("Sam", "Boston"), attribute="lives_in")
+    new = make_unit(NS, Granularity.FACT, "Sam lives in Denver", provenance=["D3:1"],
+                    entities=("Sam", "Denver"), attribute="lives_in")
+    store.add_units(NS, [old])
+    closed = store.supersede(NS, old.id, new, reason="moved")
+    assert closed.valid_to is not None and closed.superseded_by == new.id
+    current = store.units(NS, UnitFilter(current_only=True))
+    assert [u.id for u in current] == [new.id]
+    assert store.get_one(NS, old.id).superseded_by == new.id
+    events = store.history(NS, new.id)
+    assert [e.op for e in events] == ["put", "supersede"]
+    assert events[1].reason == "moved"
+    assert store.history(NS, old.id) == events
+    with pytest.raises(InvalidInputError, match="already superseded"):
+        store.supersede(NS, old.id, new)
+
+
+def test_merge_folds_provenance(open_store: StoreFactory) -> None:
+    store = open_store("memory")
+    a = make_unit(NS, Granularity.FACT, "Sam has a beagle", provenance=["D1:3"])
+    b = make_unit(NS, Granularity.FACT, "Sam owns a beagle", provenance=["D2:1"])
+    store.add_units(NS, [a, b])
+    merged = store.merge(NS, a.id, [b.id], reason="duplicate")
+    assert merged.provenance == ("D1:3", "D2:1")
+    assert store.get_one(NS, b.id).superseded_by == a.id
+    assert [e.op for e in store.history(NS, b.id)] == ["put", "merge"]
+
+
+@pytest.mark.parametrize("backend", ["memory", "chroma"])
+def test_delete_cascades_through_provenance(open_store: StoreFactory, backend: str) -> None:
+    store = open_store(backend)
+    turns = store.add_turns(NS, _turns())
+    fact = make_unit(NS, Granularity.FACT, "Sam adopted Biscuit on 7 May 2023",
+                     provenance=["D1:3"], entities=("Sam", "Biscuit"))
+    insight = make_unit(NS, Granularity.INSIGHT, "Sam is a dog person", kind=UnitKind.INFERENCE,
+                        provenance=["D1:3"], derived_from=(fact.id,))
+    unrelated = make_unit(NS, Granularity.FACT, "Sam is a nurse", provenance=["D1:1"])
+    store.add_units(NS, [fact, insight, unrelated])
+    report = store.delete(NS, [turns[2].id])
+    assert set(report.deleted) == {turns[2].id, fact.id, insight.id}
+    assert report.turns_deleted == ["D1:3"]
+    assert store.get(NS, [fact.id, insight.id, unrelated.id])[0].id == unrelated.id
+    assert [t.id for t in store.journal.turns(NS)] == ["D1:1", "D1:2"]
+    remaining = set(store.hypergraph.edge_ids(NS))
+    assert fact.id not in remaining and unrelated.id in remaining
+    with pytest.raises(UnitNotFoundError, match="no unit"):
+        store.delete(NS, ["u-missing"])
+
+
+def test_access_statistics(open_store: StoreFactory) -> None:
+    store = open_store("memory")
+    unit = store.add_turns(NS, _turns())[0]
+    store.record_access(NS, [unit.id])
+    store.record_access(NS, [unit.id])
+    got = store.get_one(NS, unit.id)
+    assert got.access_count == 2 and got.last_accessed is not None
+
+
+def test_reopen_in_another_process(tmp_path: Path, fake_embedder: object) -> None:
+    data = tmp_path / "data"
+    with MemoryStore.open(data, embedder=fake_embedder) as store:  # type: ignore[arg-type]
+        store.add_turns(NS, _turns())
+    script = textwrap.dedent(
+        f"""
+        from memory.embeddings import HashingEmbedder
+        from memory.model import Namespace
+        from memory.store import MemoryStore
+        with MemoryStore.open({str(data)!r}, embedder=HashingEmbedder()) as store:
+            ns = Namespace(user_id="sam")
+            hit = store.search(ns, "beagle named Biscuit", k=1)[0]
+            print(store.stats(ns).units, hit.unit.provenance[0])
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parents[1])
+    assert out.stdout.split() == ["3", "D1:3"]
