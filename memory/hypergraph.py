@@ -4,7 +4,7 @@ Everything lives in one SQLite file (WAL mode). Every table carries the namespac
 of its primary key, and every statement filters on it, so a call for one namespace cannot read or
 touch another's rows. Graph algorithms run on a CSR copy of a namespace's incidence
 (:class:`~memory.hypergraph_algorithms.Incidence`), cached per namespace and rebuilt whenever the
-file changes — by this store or by any other connection.
+namespace changes — through this store or any other connection to the file.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+import numpy as np
 
 from memory.errors import (
     InvalidInputError,
@@ -53,6 +55,7 @@ CREATE INDEX IF NOT EXISTS vertices_by_label ON vertices (ns, norm, kind);
 CREATE TABLE IF NOT EXISTS edges (
     ns TEXT NOT NULL, id TEXT NOT NULL, granularity TEXT NOT NULL, event_time TEXT,
     current INTEGER NOT NULL, weight REAL NOT NULL,
+    members TEXT NOT NULL, -- the vertex ids in order, joined by U+001F (a copy of incidences)
     PRIMARY KEY (ns, id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS incidences (
@@ -62,7 +65,9 @@ CREATE TABLE IF NOT EXISTS incidences (
     FOREIGN KEY (ns, vertex_id) REFERENCES vertices (ns, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS incidences_by_vertex ON incidences (ns, vertex_id, edge_id);
+CREATE TABLE IF NOT EXISTS versions (ns TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;
 """
+_SEP = "\x1f"
 
 
 @dataclass(frozen=True)
@@ -108,10 +113,7 @@ class HypergraphStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._generation = 0  # bumped by every write through this connection
-        self._cache: OrderedDict[tuple[str, bool], tuple[tuple[int, int], Incidence]] = (
-            OrderedDict()
-        )
+        self._cache: OrderedDict[tuple[str, bool], tuple[int, Incidence]] = OrderedDict()
         try:
             conn = sqlite3.connect(
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
@@ -162,17 +164,25 @@ class HypergraphStore:
                 raise StoreCorruptError(f"hypergraph file {self.path}: {exc}") from exc
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One transaction: everything inside commits together or not at all."""
+    def _write(self, key: str) -> Iterator[sqlite3.Connection]:
+        """One transaction on namespace ``key``: it commits whole or not at all.
+
+        Each write bumps the namespace's version, so cached incidences of that namespace (in
+        this process or any other) are rebuilt, and those of other namespaces are not.
+        """
         with self._read() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute(
+                    "INSERT INTO versions (ns, version) VALUES (?, 1) "
+                    "ON CONFLICT (ns) DO UPDATE SET version = version + 1",
+                    (key,),
+                )
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-            self._generation += 1
 
     def close(self) -> None:
         """Close the file; later calls raise :class:`StoreUnavailableError`."""
@@ -201,7 +211,7 @@ class HypergraphStore:
         new_vertices = self._checked_vertices(ns, vertices)
         new_edges = self._checked_edges(ns, edges)
         needed = {v for edge in new_edges.values() for v in edge.vertices} - new_vertices.keys()
-        with self._write() as conn:
+        with self._write(key) as conn:
             missing = needed - self._existing(conn, "vertices", key, sorted(needed))
             if missing:
                 edge = next(e for e in new_edges.values() if missing & set(e.vertices))
@@ -218,11 +228,12 @@ class HypergraphStore:
                     for v in new_vertices.values()
                 ],
             )
+            members = {e.id: list(dict.fromkeys(e.vertices)) for e in new_edges.values()}
             conn.executemany(
-                "INSERT INTO edges (ns, id, granularity, event_time, current, weight) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (ns, id) DO UPDATE SET "
+                "INSERT INTO edges (ns, id, granularity, event_time, current, weight, members) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ns, id) DO UPDATE SET "
                 "granularity = excluded.granularity, event_time = excluded.event_time, "
-                "current = excluded.current, weight = excluded.weight",
+                "current = excluded.current, weight = excluded.weight, members = excluded.members",
                 [
                     (
                         key,
@@ -231,21 +242,17 @@ class HypergraphStore:
                         None if e.event_time is None else e.event_time.isoformat(),
                         int(e.current),
                         e.weight,
+                        _SEP.join(members[e.id]),
                     )
                     for e in new_edges.values()
                 ],
             )
             conn.executemany(
-                "DELETE FROM incidences WHERE ns = ? AND edge_id = ?",
-                [(key, e) for e in new_edges],
+                "DELETE FROM incidences WHERE ns = ? AND edge_id = ?", [(key, e) for e in members]
             )
             conn.executemany(
                 "INSERT INTO incidences (ns, edge_id, vertex_id, position) VALUES (?, ?, ?, ?)",
-                [
-                    (key, e.id, v, pos)
-                    for e in new_edges.values()
-                    for pos, v in enumerate(dict.fromkeys(e.vertices))
-                ],
+                [(key, e, v, pos) for e, vs in members.items() for pos, v in enumerate(vs)],
             )
 
     @staticmethod
@@ -258,6 +265,8 @@ class HypergraphStore:
                 raise InvalidInputError(
                     f"vertex {v.id} belongs to namespace {v.namespace}, not {ns}"
                 )
+            if _SEP in v.id:
+                raise InvalidInputError(f"vertex id {v.id!r} contains the control character U+001F")
             if not normalize_label(v.label):
                 raise InvalidInputError(f"vertex {v.id} label {v.label!r} is empty once normalised")
             seen = out.setdefault(v.id, v)
@@ -295,7 +304,7 @@ class HypergraphStore:
         """
         key = _check_ns(ns)
         ids = _unique(edge_ids, "edge_ids")
-        with self._write() as conn:
+        with self._write(key) as conn:
             missing = set(ids) - self._existing(conn, "edges", key, ids)
             if missing:
                 raise UnitNotFoundError(f"edges {sorted(missing)} are not in namespace {key}")
@@ -312,7 +321,7 @@ class HypergraphStore:
         key = _check_ns(ns)
         ids = _unique(edge_ids, "edge_ids")
         removed = 0
-        with self._write() as conn:
+        with self._write(key) as conn:
             touched: set[str] = set()
             for chunk in _chunks(ids):
                 marks = _marks(len(chunk))
@@ -354,10 +363,7 @@ class HypergraphStore:
         conn: sqlite3.Connection, ns: Namespace, where: str, args: Sequence[Any]
     ) -> dict[str, Hyperedge]:
         rows = conn.execute(
-            "SELECT e.id, e.granularity, e.event_time, e.current, e.weight, "
-            "(SELECT group_concat(vertex_id, char(31)) FROM "
-            " (SELECT vertex_id FROM incidences i WHERE i.ns = e.ns AND i.edge_id = e.id "
-            "  ORDER BY position)) "
+            "SELECT e.id, e.granularity, e.event_time, e.current, e.weight, e.members "
             f"FROM edges e WHERE {where} ORDER BY e.id",
             (ns.key, *args),
         )
@@ -369,7 +375,7 @@ class HypergraphStore:
                 event_time=None if row[2] is None else datetime.fromisoformat(row[2]),
                 current=bool(row[3]),
                 weight=row[4],
-                vertices=tuple(row[5].split("\x1f")) if row[5] else (),
+                vertices=tuple(row[5].split(_SEP)) if row[5] else (),
             )
             for row in rows
         }
@@ -475,7 +481,8 @@ class HypergraphStore:
         """The CSR incidence of ``ns``: every vertex, and every (current) edge, sorted by id."""
         key = _check_ns(ns)
         with self._read() as conn:
-            version = (conn.execute("PRAGMA data_version").fetchone()[0], self._generation)
+            row = conn.execute("SELECT version FROM versions WHERE ns = ?", (key,)).fetchone()
+            version = 0 if row is None else int(row[0])
             cached = self._cache.get((key, current_only))
             if cached is not None and cached[0] == version:
                 self._cache.move_to_end((key, current_only))
@@ -488,15 +495,29 @@ class HypergraphStore:
 
     @staticmethod
     def _build_incidence(conn: sqlite3.Connection, key: str, current_only: bool) -> Incidence:
-        vertices = conn.execute("SELECT id FROM vertices WHERE ns = ? ORDER BY id", (key,))
-        links = conn.execute(
-            "SELECT e.id, e.weight, i.vertex_id FROM edges e "
-            "LEFT JOIN incidences i ON i.ns = e.ns AND i.edge_id = e.id WHERE e.ns = ?"
-            + (" AND e.current = 1" if current_only else "")
-            + " ORDER BY e.id, i.position",
+        vertex_ids = [
+            row[0]
+            for row in conn.execute("SELECT id FROM vertices WHERE ns = ? ORDER BY id", (key,))
+        ]
+        edges = conn.execute(
+            "SELECT id, weight, members FROM edges WHERE ns = ?"
+            + (" AND current = 1" if current_only else "")
+            + " ORDER BY id",
             (key,),
+        ).fetchall()
+        lists = [row[2] for row in edges]
+        sizes = [m.count(_SEP) + 1 if m else 0 for m in lists]
+        flat = _SEP.join(m for m in lists if m).split(_SEP) if any(sizes) else []
+        index = {v: i for i, v in enumerate(vertex_ids)}
+        edge_ptr = np.zeros(len(edges) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=edge_ptr[1:])
+        return Incidence(
+            edge_ids=[row[0] for row in edges],
+            vertex_ids=vertex_ids,
+            edge_ptr=edge_ptr,
+            edge_vertices=np.fromiter(map(index.__getitem__, flat), np.int32, len(flat)),
+            edge_weights=np.fromiter((row[1] for row in edges), np.float64, len(edges)),
         )
-        return Incidence.from_rows([row[0] for row in vertices], links)
 
     def expand(
         self,

@@ -10,7 +10,7 @@ rule), so any other implementation — the native core — can be checked agains
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -47,6 +47,10 @@ class Incidence:
     edge_weights: NDArray[np.float64]
     """One weight per edge, length ``E``."""
 
+    def __post_init__(self) -> None:
+        for array in (self.edge_ptr, self.edge_vertices, self.edge_weights):
+            array.setflags(write=False)
+
     @property
     def n_edges(self) -> int:
         return len(self.edge_ids)
@@ -75,38 +79,6 @@ class Incidence:
         owner = np.repeat(np.arange(self.n_edges, dtype=np.int64), np.diff(self.edge_ptr))
         owner.setflags(write=False)
         return owner
-
-    @classmethod
-    def from_rows(
-        cls, vertex_ids: list[str], links: Iterable[tuple[str, float, str | None]]
-    ) -> Incidence:
-        """Build from ``(edge id, edge weight, vertex id or None)`` rows grouped by edge.
-
-        Rows come in the order of the edges; an edge without vertices has one row with ``None``.
-        """
-        vertex_index = {v: i for i, v in enumerate(vertex_ids)}
-        edge_ids: list[str] = []
-        weights: list[float] = []
-        ptr: list[int] = [0]
-        members: list[int] = []
-        for edge, weight, vertex in links:
-            if not edge_ids or edge_ids[-1] != edge:
-                if edge_ids:
-                    ptr.append(len(members))
-                edge_ids.append(edge)
-                weights.append(weight)
-            if vertex is not None:
-                members.append(vertex_index[vertex])
-        if edge_ids:
-            ptr.append(len(members))
-        arrays = (
-            np.array(ptr, dtype=np.int64),
-            np.array(members, dtype=np.int32),
-            np.array(weights, dtype=np.float64),
-        )
-        for array in arrays:
-            array.setflags(write=False)
-        return cls(edge_ids, vertex_ids, *arrays)
 
     def edge_vertex_ids(self, edge: str) -> list[str]:
         """The vertex ids of one edge (an edge id absent from the incidence has none)."""

@@ -148,6 +148,20 @@ def test_incidence_is_csr_sorted_by_id(store: HypergraphStore) -> None:
     assert not inc.edge_vertices.flags.writeable
 
 
+def test_incidence_cache_follows_writes_to_its_namespace_only(store: HypergraphStore) -> None:
+    v = build(store, A, {"e1": "a b"})
+    first = store.incidence(A)
+    assert store.incidence(A) is first
+    build(store, B, {"e1": "a b"})
+    assert store.incidence(A) is first
+    store.set_current(A, ["e1"], False)
+    assert store.incidence(A).edge_ids == []
+    assert store.incidence(A, current_only=False).edge_ids == ["e1"]
+    with pytest.raises(InvalidInputError):
+        store.add(A, [ed(A, "e2", v["a"], vx(A, "ghost"))], [])
+    assert store.incidence(A).edge_ids == []
+
+
 def test_add_is_idempotent(store: HypergraphStore) -> None:
     build(store, A, {"e1": "a b", "e2": "b c"})
     before = (store.stats(A), store.get_edges(A, ["e1", "e2"]))
