@@ -1,8 +1,8 @@
 """The write-ahead journal: raw turns, multi-store write intents, provenance links, access stats.
 
 A write that touches several stores (Chroma, the hypergraph) is first recorded here as an intent
-(``pending``), then applied to each store with deterministic ids, then marked ``done``. Because every
-store write is an idempotent upsert, replaying a pending intent after a crash is always safe.
+(``pending``), then applied to each store with deterministic ids, then marked ``done``. Because
+every store write is an idempotent upsert, replaying a pending intent after a crash is always safe.
 
 Raw turns are inserted (and committed) before anything else happens to them, so a turn that reached
 the journal is never lost: if the process dies before its memory units are stored, the turn stays
@@ -262,7 +262,8 @@ class Journal:
             for chunk in _chunks(list(unit_ids), 500):
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    f"SELECT unit_id, count, last FROM access WHERE ns = ? AND unit_id IN ({marks})",
+                    "SELECT unit_id, count, last FROM access "
+                    f"WHERE ns = ? AND unit_id IN ({marks})",
                     (ns.key, *chunk),
                 ).fetchall()
                 out.update({u: (int(c), datetime.fromisoformat(t)) for u, c, t in rows})

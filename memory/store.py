@@ -13,6 +13,7 @@ marked done, and stores journaled turns whose units never were, so a crash loses
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from memory.embeddings import Embedder, embedder_from_settings
 from memory.errors import InvalidInputError, UnitNotFoundError
+from memory.hot import HotNamespace
 from memory.hypergraph import HypergraphStore
 from memory.journal import Journal, JournalOp
 from memory.model import (
@@ -46,6 +48,7 @@ __all__ = ["DeleteReport", "HistoryEvent", "MemoryStore", "StoreStats", "unit_ve
 
 Backend = Literal["chroma", "memory"]
 _LINKING_OPS = frozenset({"supersede", "merge"})
+_EMBED_CACHE_SIZE = 8192
 
 
 class StoreStats(BaseModel):
@@ -125,6 +128,9 @@ class MemoryStore:
         self.journal = journal
         self.embedder = embedder
         self._write_lock = threading.RLock()
+        self._hot: dict[str, HotNamespace] = {}
+        self._versions: dict[str, int] = {}
+        self._embed_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.recover()
 
     @classmethod
@@ -151,7 +157,9 @@ class MemoryStore:
         if backend == "memory":
             vector_backend = InMemoryBackend()
         elif settings.chroma_host:
-            vector_backend = ChromaBackend.http(settings.chroma_host, settings.chroma_port, embedder)
+            vector_backend = ChromaBackend.http(
+                settings.chroma_host, settings.chroma_port, embedder
+            )
         else:
             vector_backend = ChromaBackend.persistent(root / "chroma", embedder)
         journal = Journal(root / "journal.sqlite3")
@@ -196,7 +204,7 @@ class MemoryStore:
             return []
         self._check_units(ns, units)
         if embeddings is None:
-            embeddings = self.embedder.embed([u.text for u in units])
+            embeddings = self.embed([u.text for u in units])
         with self._write_lock:
             payload = {"units": [u.model_dump(mode="json") for u in units]}
             op_id = self.journal.begin(ns, "put", payload, [u.id for u in units], reason)
@@ -218,7 +226,7 @@ class MemoryStore:
             raise InvalidInputError(f"unit {old_id} cannot supersede itself")
         closed = old.closed(new_unit.valid_from, new_unit.id)
         units = [closed, new_unit]
-        embeddings = self.embedder.embed([u.text for u in units])
+        embeddings = self.embed([u.text for u in units])
         with self._write_lock:
             payload = {"units": [u.model_dump(mode="json") for u in units]}
             op_id = self.journal.begin(ns, "supersede", payload, [old_id, new_unit.id], reason)
@@ -226,7 +234,12 @@ class MemoryStore:
         return closed
 
     def merge(
-        self, ns: Namespace, keep_id: str, duplicate_ids: Sequence[str], *, reason: str | None = None
+        self,
+        ns: Namespace,
+        keep_id: str,
+        duplicate_ids: Sequence[str],
+        *,
+        reason: str | None = None,
     ) -> MemoryUnit:
         """Fold duplicates into ``keep_id``: it gains their provenance, they are closed onto it."""
         keep = self.get_one(ns, keep_id)
@@ -235,11 +248,13 @@ class MemoryStore:
         if len(dups) != len(dup_ids):
             missing = sorted(set(dup_ids) - {d.id for d in dups})
             raise UnitNotFoundError(f"no unit {missing[0]!r} in namespace {ns.key}")
-        provenance = tuple(dict.fromkeys([*keep.provenance, *(p for d in dups for p in d.provenance)]))
+        provenance = tuple(
+            dict.fromkeys([*keep.provenance, *(p for d in dups for p in d.provenance)])
+        )
         merged = keep.model_copy(update={"provenance": provenance, "version": keep.version + 1})
         now = utcnow()
         units = [merged, *(d.closed(now, keep_id) for d in dups if d.is_current)]
-        embeddings = self.embedder.embed([u.text for u in units])
+        embeddings = self.embed([u.text for u in units])
         with self._write_lock:
             payload = {"units": [u.model_dump(mode="json") for u in units]}
             op_id = self.journal.begin(ns, "merge", payload, [u.id for u in units], reason)
@@ -247,11 +262,18 @@ class MemoryStore:
         return merged
 
     def delete(
-        self, ns: Namespace, ids: Sequence[str], *, cascade: bool = True, reason: str | None = None
+        self,
+        ns: Namespace,
+        ids: Sequence[str],
+        *,
+        cascade: bool = True,
+        reason: str | None = None,
+        dry_run: bool = False,
     ) -> DeleteReport:
         """Delete units; with ``cascade`` also every unit derived from them, transitively.
 
-        Deleting a turn unit also removes the raw turn from the journal.
+        Deleting a turn unit also removes the raw turn from the journal. ``dry_run`` returns the
+        report of what would be deleted and changes nothing.
         """
         requested = list(dict.fromkeys(ids))
         found = {u.id: u for u in self.vectors.get(ns, requested)}
@@ -262,13 +284,17 @@ class MemoryStore:
         frontier = list(found.values())
         while cascade and frontier:
             sources = {u.id for u in frontier}
-            sources |= {p for u in frontier if u.granularity == Granularity.TURN for p in u.provenance}
+            sources |= {
+                p for u in frontier if u.granularity == Granularity.TURN for p in u.provenance
+            }
             new_ids = self.journal.derived_from(ns, sources) - doomed.keys()
             frontier = self.vectors.get(ns, sorted(new_ids))
             doomed.update({u.id: u for u in frontier})
         turn_ids = sorted(
             {p for u in doomed.values() if u.granularity == Granularity.TURN for p in u.provenance}
         )
+        if dry_run:
+            return DeleteReport(requested=requested, deleted=sorted(doomed), turns_deleted=turn_ids)
         with self._write_lock:
             payload = {"ids": sorted(doomed), "turns": turn_ids}
             op_id = self.journal.begin(ns, "delete", payload, doomed, reason)
@@ -282,8 +308,16 @@ class MemoryStore:
     # -- reads ---------------------------------------------------------------------------------
 
     def get(self, ns: Namespace, ids: Sequence[str]) -> list[MemoryUnit]:
-        """Units by id, in the order asked; ids not in this namespace are absent."""
-        by_id = {u.id: u for u in self.vectors.get(ns, list(ids))}
+        """Units by id, in the order asked; ids not in this namespace are absent.
+
+        Served from the in-process copy once the namespace is loaded (this process's writes keep
+        it current), else from the vector store.
+        """
+        hot = self._hot.get(ns.key)
+        if hot is not None:
+            by_id = {i: hot.units[i] for i in ids if i in hot.units}
+        else:
+            by_id = {u.id: u for u in self.vectors.get(ns, list(ids))}
         return self._with_access(ns, [by_id[i] for i in ids if i in by_id])
 
     def get_one(self, ns: Namespace, unit_id: str) -> MemoryUnit:
@@ -304,9 +338,56 @@ class MemoryStore:
         flt: UnitFilter | None = None,
     ) -> list[SearchHit]:
         """Dense similarity search within a namespace."""
-        if isinstance(query, str) and not query.strip():
-            raise InvalidInputError("query is empty")
-        return self.vectors.search(ns, query, k=k, flt=flt)
+        if isinstance(query, str):
+            if not query.strip():
+                raise InvalidInputError("query is empty")
+            vector = self.embed([query])[0]
+        else:
+            vector = np.asarray(query, dtype=np.float32).reshape(-1)
+            if vector.shape[0] != self.embedder.dim or not np.isfinite(vector).all():
+                raise InvalidInputError(
+                    f"query vector must be {self.embedder.dim} finite floats, got shape "
+                    f"{np.shape(query)}"
+                )
+        if k < 1:
+            raise InvalidInputError(f"k must be at least 1, got {k}")
+        hot = self.hot(ns)
+        return [
+            SearchHit(unit=hot.units[uid], score=score, source="dense")
+            for uid, score in hot.search(vector, k, flt)
+        ]
+
+    def hot(self, ns: Namespace) -> HotNamespace:
+        """The in-process copy of a namespace (units and dense index), loaded on first use."""
+        with self._write_lock:
+            hot = self._hot.get(ns.key)
+            if hot is None:
+                hot = HotNamespace(ns, self.embedder.dim)
+                records = self.vectors.all_records(ns, None, with_embeddings=True)
+                if records:
+                    matrix = np.stack([np.asarray(r.embedding, dtype=np.float32) for r in records])
+                    hot.upsert([r.unit for r in records], matrix)
+                self._hot[ns.key] = hot
+            return hot
+
+    def version(self, ns: Namespace) -> int:
+        """A counter that changes whenever this process writes to the namespace."""
+        return self._versions.get(ns.key, 0)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of ``texts``, reusing recent ones (the write path embeds a text twice)."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._embed_cache))
+        if missing:
+            fresh = self.embedder.embed(missing)
+            for text, vector in zip(missing, fresh, strict=True):
+                self._embed_cache[text] = vector
+        for text in texts:
+            self._embed_cache.move_to_end(text)
+        while len(self._embed_cache) > _EMBED_CACHE_SIZE:
+            self._embed_cache.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.stack([self._embed_cache[t] for t in texts])
 
     def history(self, ns: Namespace, unit_id: str) -> list[HistoryEvent]:
         """Every recorded change to a unit and to the units it replaced or was replaced by.
@@ -360,7 +441,7 @@ class MemoryStore:
             for op in self.journal.pending():
                 if op.kind in ("put", "supersede"):
                     units = [MemoryUnit.model_validate(u) for u in op.payload["units"]]
-                    embeddings = self.embedder.embed([u.text for u in units])
+                    embeddings = self.embed([u.text for u in units])
                     self._apply_put(op.namespace, op.op_id, units, embeddings)
                 elif op.kind == "delete":
                     self._apply_delete(
@@ -381,10 +462,15 @@ class MemoryStore:
         self, ns: Namespace, op_id: int, units: Sequence[MemoryUnit], embeddings: np.ndarray
     ) -> None:
         self.vectors.put(ns, units, embeddings)
+        if ns.key in self._hot:
+            self._hot[ns.key].upsert(units, embeddings)
+        self._versions[ns.key] = self.version(ns) + 1
         vertex_sets = [unit_vertices(u) for u in units]
         all_vertices = {v.id: v for vs in vertex_sets for v in vs}
         self.hypergraph.add(
-            ns, [_edge(u, vs) for u, vs in zip(units, vertex_sets, strict=True)], list(all_vertices.values())
+            ns,
+            [_edge(u, vs) for u, vs in zip(units, vertex_sets, strict=True)],
+            list(all_vertices.values()),
         )
         provenance = [(ns, u.id, s) for u in units for s in (*u.provenance, *u.derived_from)]
         stored = [(ns, t) for u in units if u.granularity == Granularity.TURN for t in u.provenance]
@@ -394,6 +480,9 @@ class MemoryStore:
         self, ns: Namespace, op_id: int, ids: Sequence[str], turn_ids: Sequence[str]
     ) -> None:
         self.vectors.delete(ns, ids)
+        if ns.key in self._hot:
+            self._hot[ns.key].remove(ids)
+        self._versions[ns.key] = self.version(ns) + 1
         self.hypergraph.remove(ns, ids)
         self.journal.delete_turns(ns, turn_ids)
         self.journal.complete(op_id, drop_provenance=[(ns, i) for i in ids])

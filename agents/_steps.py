@@ -1,0 +1,69 @@
+"""Helpers every agent uses to report a decision into the trace."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from memory.llm import LLMCall
+from memory.traces import LLMCallTrace, TraceStep
+
+__all__ = ["StepClock", "call_trace", "clock", "step"]
+
+
+class StepClock:
+    """Measures how long an agent step took."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.start) * 1000.0
+
+
+@contextmanager
+def clock() -> Iterator[StepClock]:
+    yield StepClock()
+
+
+def call_trace(call: LLMCall) -> LLMCallTrace:
+    """The trace's view of an LLM call record."""
+    return LLMCallTrace(
+        prompt=f"{call.prompt_name}.{call.prompt_version}",
+        model=call.model,
+        ok=call.ok,
+        attempts=call.attempts,
+        input_tokens=call.input_tokens,
+        output_tokens=call.output_tokens,
+        latency_ms=call.latency_ms,
+        cost_usd=call.cost_usd,
+        error=call.error,
+    )
+
+
+def step(
+    agent: str,
+    decision: str,
+    reason: str,
+    *,
+    timer: StepClock | None = None,
+    calls: list[LLMCall] | None = None,
+    fallback: str | None = None,
+    **details: Any,
+) -> dict[str, Any]:
+    """A ``TraceStep`` dump; ``details`` may hold ``inputs``, ``outputs`` and ``retrieved``."""
+    trace = TraceStep(
+        agent=agent,
+        decision=decision,
+        reason=reason,
+        inputs=details.get("inputs", {}),
+        outputs=details.get("outputs", {}),
+        retrieved=details.get("retrieved", []),
+        llm_calls=[call_trace(c) for c in calls or []],
+        fallback=fallback,
+        duration_ms=timer.elapsed_ms if timer else 0.0,
+    )
+    return trace.model_dump(mode="json")

@@ -1,0 +1,150 @@
+"""Reflector: consolidates facts into insights (scenes) and a persona profile per speaker.
+
+Off the hot path — at the end of a session, every N new facts, or on demand. Deterministically it
+clusters a namespace's current facts by embedding similarity (single-pass centroid clustering)
+and writes each cluster of three or more facts as an *insight*: an extractive digest of its facts,
+``kind=inference``, linked to them (``derived_from``) and to their source turns (``provenance``). A
+*persona* per speaker lists the keyphrases that recur across their facts, with the facts they come
+from. Its proposals go through the same judge gate as everything else: a cluster that changed
+supersedes its previous insight, and an inference never overwrites evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from langgraph.runtime import Runtime
+
+from agents._steps import clock, step
+from graphs.context import RunContext
+from graphs.state import WriteState
+from memory.model import Granularity, MemoryUnit, Namespace, UnitFilter, UnitKind, make_unit
+
+__all__ = ["cluster", "propose_reflections", "reflector"]
+
+MIN_CLUSTER = 3
+MAX_CLUSTER_FACTS = 6
+LINK_SIMILARITY = 0.55
+
+
+def reflector(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Propose insight and persona units for the judge gate."""
+    ctx = runtime.context
+    with clock() as timer:
+        facts = ctx.store.units(
+            ctx.namespace,
+            UnitFilter(granularities=frozenset({Granularity.FACT}), current_only=True),
+        )
+        vectors = ctx.store.embed([f.text for f in facts]) if facts else np.zeros((0, 1))
+        proposals = propose_reflections(ctx.namespace, facts, vectors)
+    return {
+        "proposed": [u.model_dump(mode="json") for u in proposals],
+        "reflect": False,
+        "reflect_done": True,
+        "trace": [
+            step(
+                "reflector",
+                f"proposed {len(proposals)} reflections from {len(facts)} facts",
+                f"clusters of ≥{MIN_CLUSTER} facts at cosine ≥{LINK_SIMILARITY}; "
+                "one persona per speaker",
+                timer=timer,
+                outputs={
+                    "insights": sum(u.granularity == Granularity.INSIGHT for u in proposals),
+                    "personas": sum(u.granularity == Granularity.PERSONA for u in proposals),
+                },
+            )
+        ],
+    }
+
+
+def propose_reflections(
+    ns: Namespace, facts: Sequence[MemoryUnit], vectors: np.ndarray
+) -> list[MemoryUnit]:
+    """Insight units for fact clusters and a persona unit per speaker."""
+    proposals: list[MemoryUnit] = []
+    for members in cluster(vectors, LINK_SIMILARITY):
+        if len(members) < MIN_CLUSTER:
+            continue
+        chosen = sorted((facts[i] for i in members), key=lambda f: -f.importance)[
+            :MAX_CLUSTER_FACTS
+        ]
+        chosen.sort(key=lambda f: f.event_time or f.recorded_at)
+        proposals.append(_digest(ns, chosen, Granularity.INSIGHT))
+    by_speaker: dict[str, list[MemoryUnit]] = {}
+    for fact in facts:
+        if fact.speaker:
+            by_speaker.setdefault(fact.speaker, []).append(fact)
+    for speaker, own in sorted(by_speaker.items()):
+        persona = _persona(ns, speaker, own)
+        if persona is not None:
+            proposals.append(persona)
+    return proposals
+
+
+def cluster(vectors: np.ndarray, threshold: float) -> list[list[int]]:
+    """Single-pass centroid clustering: each vector joins the closest cluster at ≥ ``threshold``.
+
+    Linear in the number of vectors times clusters, so reflection stays cheap as memory grows.
+    """
+    centroids: list[np.ndarray] = []
+    members: list[list[int]] = []
+    for i, vector in enumerate(vectors):
+        if centroids:
+            sims = np.stack(centroids) @ vector
+            best = int(np.argmax(sims))
+            if sims[best] >= threshold:
+                members[best].append(i)
+                total = centroids[best] * (len(members[best]) - 1) + vector
+                centroids[best] = total / np.linalg.norm(total)
+                continue
+        centroids.append(np.asarray(vector, dtype=np.float64))
+        members.append([i])
+    return members
+
+
+def _digest(ns: Namespace, facts: Sequence[MemoryUnit], granularity: Granularity) -> MemoryUnit:
+    entities = Counter(e for f in facts for e in f.entities)
+    subject = entities.most_common(1)[0][0] if entities else "memory"
+    text = f"About {subject}: " + " ".join(_sentence(f.text) for f in facts)
+    members = "".join(sorted(f.id for f in facts))
+    return make_unit(
+        ns,
+        granularity,
+        text,
+        kind=UnitKind.INFERENCE,
+        provenance=[p for f in facts for p in f.provenance],
+        derived_from=tuple(f.id for f in facts),
+        entities=tuple(e for e, _ in entities.most_common(8)),
+        attribute=f"insight={hashlib.sha1(members.encode()).hexdigest()[:12]}",
+        event_time=facts[-1].event_time,
+        importance=min(1.0, max(f.importance for f in facts) + 0.1),
+    )
+
+
+def _persona(ns: Namespace, speaker: str, facts: Sequence[MemoryUnit]) -> MemoryUnit | None:
+    counts = Counter(k for f in facts for k in dict.fromkeys(f.keywords))
+    recurring = [k for k, n in counts.most_common(12) if n >= 2]
+    if len(recurring) < 2:
+        return None
+    sources = [f for f in facts if set(f.keywords) & set(recurring)][:20]
+    text = f"{speaker} often talks about: {', '.join(recurring)}."
+    return make_unit(
+        ns,
+        Granularity.PERSONA,
+        text,
+        kind=UnitKind.INFERENCE,
+        derived_from=tuple(f.id for f in sources),
+        entities=(speaker,),
+        attribute=f"persona={hashlib.sha1(text.encode()).hexdigest()[:12]}",
+        speaker=speaker,
+        importance=0.6,
+    )
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."

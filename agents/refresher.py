@@ -1,0 +1,112 @@
+"""Refresher: applies the judge's decisions as targeted store operations.
+
+- ``new``: store the unit;
+- ``duplicate``: store it, then merge it into the unit it duplicates (provenance is kept, the
+  duplicate is closed onto the original, and the merge is in both units' history);
+- ``update``: the new unit supersedes the old one (the old one is closed, never erased);
+- ``skip``: nothing (a replay of something already stored).
+
+On the read path it resolves conflicts the judge found: the newest fact of a slot (by event time,
+then recording time) stays current and supersedes the others. Deletion happens only on an
+explicit request (``forget``), never here. After a write it schedules the reflector when enough
+new facts have accumulated since the last reflection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agents._steps import clock, step
+from graphs.context import RunContext
+from graphs.results import WriteDecision
+from graphs.state import ReadState, WriteState
+from memory.model import Granularity, MemoryUnit, Namespace
+from memory.store import MemoryStore
+
+__all__ = ["facts_since_reflection", "refresh_read", "refresh_write"]
+
+
+def facts_since_reflection(store: MemoryStore, ns: Namespace) -> int:
+    """Current facts recorded after the newest insight (all of them if there is none)."""
+    units = store.hot(ns).units.values()
+    last = max((u.recorded_at for u in units if u.granularity == Granularity.INSIGHT), default=None)
+    return sum(
+        u.granularity == Granularity.FACT
+        and u.is_current
+        and (last is None or u.recorded_at > last)
+        for u in units
+    )
+
+
+def refresh_write(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Store what the judge admitted; supersede and merge where it said so."""
+    ctx = runtime.context
+    ns, store = ctx.namespace, ctx.store
+    units = {u["id"]: MemoryUnit.model_validate(u) for u in state.get("proposed", [])}
+    decisions = [WriteDecision.model_validate(v) for v in state.get("verdicts", [])]
+    with clock() as timer:
+        fresh = [units[d.unit_id] for d in decisions if d.decision in ("new", "duplicate")]
+        store.add_units(ns, fresh, reason="constructor")
+        for d in decisions:
+            if d.decision == "duplicate" and d.target_id:
+                store.merge(ns, d.target_id, [d.unit_id], reason=d.reason)
+            elif d.decision == "update" and d.target_id:
+                store.supersede(ns, d.target_id, units[d.unit_id], reason=d.reason)
+        turn_ids = {
+            p for u in units.values() if u.granularity == Granularity.TURN for p in u.provenance
+        }
+        store.journal.mark_turns_stored(ns, turn_ids)
+    every = ctx.thresholds.reflect_every
+    reflect = not state.get("reflect_done") and (
+        bool(state.get("force_reflect"))
+        or (every > 0 and facts_since_reflection(store, ns) >= every)
+    )
+    counts: dict[str, int] = {}
+    for d in decisions:
+        counts[d.decision] = counts.get(d.decision, 0) + 1
+    return {
+        "applied": [d.model_dump(mode="json") for d in decisions],
+        "reflect": reflect,
+        "trace": [
+            step(
+                "refresher",
+                f"stored {len(fresh)}, superseded {counts.get('update', 0)}, "
+                f"merged {counts.get('duplicate', 0)}",
+                "applied the judge's decisions" + ("; reflection due" if reflect else ""),
+                timer=timer,
+                outputs=counts,
+            )
+        ],
+    }
+
+
+def refresh_read(state: ReadState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Resolve each conflict: the newest fact of the slot supersedes the others."""
+    ctx = runtime.context
+    ns, store = ctx.namespace, ctx.store
+    closed: list[str] = []
+    with clock() as timer:
+        for group in state.get("conflicts", []):
+            units = [u for u in store.get(ns, group) if u.is_current]
+            if len(units) < 2:
+                continue
+            units.sort(key=lambda u: (u.event_time or u.recorded_at, u.recorded_at))
+            newest = units[-1]
+            for old in units[:-1]:
+                store.supersede(ns, old.id, newest, reason=f"conflict resolved for {newest.id}")
+                closed.append(old.id)
+    return {
+        "resolved": closed,
+        "conflicts": [],
+        "trace": [
+            step(
+                "refresher",
+                f"superseded {len(closed)} conflicting facts",
+                "the newest fact of each slot wins; older ones are closed, not erased",
+                timer=timer,
+                outputs={"closed": closed},
+            )
+        ],
+    }

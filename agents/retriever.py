@@ -1,0 +1,160 @@
+"""Retriever: dense + lexical + hypergraph candidates, entropy routing, fusion, budget packing.
+
+Each iteration searches with the state's current ``query`` (the question first, then the judge's
+refinements) and merges what it finds into the candidates of earlier iterations; later finds are
+discounted so a refinement adds evidence without pushing out what the question itself found.
+"""
+
+from __future__ import annotations
+
+from itertools import zip_longest
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agents._steps import clock, step
+from agents.recipes import get_recipe
+from agents.retrieval import (
+    cached_query_analysis,
+    day_ranges,
+    dense_candidates,
+    fuse,
+    graph_candidates,
+    pack,
+    present,
+    route_weights,
+    view_for,
+)
+from graphs.context import RunContext
+from graphs.results import Evidence
+from graphs.state import Candidate, ReadState
+
+__all__ = ["retriever"]
+
+
+def retriever(state: ReadState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Find and pack evidence for the current query."""
+    ctx = runtime.context
+    ns, store = ctx.namespace, ctx.store
+    recipe = get_recipe(ctx.recipe)
+    question = state["question"]
+    query = state.get("query") or question
+    iteration = state.get("iteration", 0)
+    with clock() as timer:
+        view = view_for(store, ns)
+        analysis = cached_query_analysis(query, view.speakers)
+        spans = [(m.start, m.end) for m in analysis.dates] if recipe.temporal else []
+        lists: dict[str, tuple[float, list[tuple[str, float]]]] = {}
+        dense = []
+        if recipe.dense:
+            dense = dense_candidates(store, ns, store.embed([query])[0], recipe)
+            lists["dense"] = (recipe.dense_weight, dense)
+        if recipe.lexical:
+            lists["lexical"] = (
+                recipe.lexical_weight,
+                view.lexical(query, recipe.pool, recipe.granularities),
+            )
+        route = route_weights(view.units, dense) if recipe.router else {}
+        if recipe.graph:
+            seeds = [
+                (uid, s)
+                for uid, s, _ in fuse(lists, view.units, rrf_k=recipe.rrf_k, route=route)[:5]
+            ]
+            ranked = graph_candidates(
+                store, ns, analysis.entities, day_ranges(spans), seeds, recipe
+            )
+            allowed = recipe.granularities
+            ranked = [
+                (u, s)
+                for u, s in ranked
+                if u in view.units and view.units[u].granularity in allowed
+            ]
+            lists["graph"] = (recipe.graph_weight, ranked)
+        fused = fuse(lists, view.units, rrf_k=recipe.rrf_k, route=route, in_range=spans)
+        candidates = _merge(
+            state.get("candidates", []), fused, recipe.iteration_decay**iteration, recipe.rrf_k
+        )
+        packed = pack(
+            [(c["unit_id"], c["score"], c["sources"]) for c in candidates],
+            view,
+            ctx.budget_tokens,
+            dedupe_provenance=recipe.dedupe_provenance,
+        )
+    evidence = [
+        Evidence(
+            unit_id=p.unit.id,
+            text=present(p.unit),
+            granularity=p.unit.granularity.value,
+            score=p.score,
+            source="+".join(p.sources),
+            provenance=list(p.unit.provenance),
+            event_time=p.unit.event_time,
+            current=p.unit.is_current,
+            tokens=p.tokens,
+        ).model_dump(mode="json")
+        for p in packed
+    ]
+    used = sum(p.tokens for p in packed)
+    return {
+        "query": query,
+        "iteration": iteration + 1,
+        "candidates": candidates,
+        "evidence": evidence,
+        "route": route,
+        "trace": [
+            step(
+                "retriever",
+                f"packed {len(packed)} units ({used}/{ctx.budget_tokens} tokens)",
+                f"recipe {recipe.name}, iteration {iteration + 1}: "
+                + ", ".join(f"{name} {len(r)}" for name, (_, r) in lists.items())
+                + (f"; route {_fmt(route)}" if route else ""),
+                timer=timer,
+                inputs={
+                    "query": query,
+                    "entities": analysis.entities,
+                    "dates": [f"{a}..{b}" for a, b in spans],
+                },
+                outputs={"candidates": len(candidates), "tokens": used},
+                retrieved=[(p.unit.id, round(p.score, 5)) for p in packed],
+            )
+        ],
+    }
+
+
+def _merge(
+    previous: list[Candidate],
+    fresh: list[tuple[str, float, list[str]]],
+    weight: float,
+    rrf_k: float,
+) -> list[Candidate]:
+    """Interleave the earlier ranking with this pass's: first of each, second of each, and so on.
+
+    A refined query exists because the judge found the first pass lacking, so its best finds get
+    places near the top instead of queueing behind everything found before. Scores are
+    re-expressed as reciprocal ranks of the merged order (``weight`` scales this pass's side).
+    """
+    if not previous:
+        return [
+            Candidate(unit_id=uid, score=score, sources=sources) for uid, score, sources in fresh
+        ]
+    old = [(c["unit_id"], c["sources"]) for c in previous]
+    new = [(uid, sources) for uid, _, sources in fresh]
+    order: dict[str, list[str]] = {}
+    for pair in zip_longest(old, new):
+        for item in pair:
+            if item is not None:
+                uid, sources = item
+                order[uid] = list(dict.fromkeys([*order.get(uid, []), *sources]))
+    top = previous[0]["score"]
+    return [
+        Candidate(
+            unit_id=uid,
+            score=top * rrf_k / (rrf_k + rank) * (1 if rank == 0 else weight),
+            sources=sources,
+        )
+        for rank, (uid, sources) in enumerate(order.items())
+    ]
+
+
+def _fmt(route: dict[str, float]) -> str:
+    return ", ".join(f"{g} {w:.2f}" for g, w in sorted(route.items()))

@@ -1,0 +1,88 @@
+"""Attribute slots: which attribute of which subject a fact sets ("Sam lives in Denver" → lives_in).
+
+Two current facts that set the same slot of the same subject to different values conflict; the newer
+one supersedes the older. The patterns cover the attributes people update about themselves most
+often in conversation (home, job, pets, relationship, age); a fact that matches none has no slot and
+is never treated as an update.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from memory.model import normalize_label
+
+__all__ = ["Slot", "detect_slot", "fact_subject"]
+
+_NAME = r"[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*"
+_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "lives_in",
+        re.compile(
+            r"\b(?:live|lives|lived|living|moved|moves|move|moving|relocated|settled)\b"
+            rf"[^.;!?]*?\b(?:in|to)\s+(?:the\s+)?(?P<value>{_NAME})"
+        ),
+    ),
+    (
+        "job",
+        re.compile(
+            r"\b(?:work|works|working|worked|employed)\s+(?:now\s+)?(?:as|at|for)\s+"
+            r"(?P<value>[^.;!?,]+)",
+            re.IGNORECASE,
+        ),
+    ),
+    ("job", re.compile(r"\b(?:new\s+)?job\s+(?:as|at)\s+(?P<value>[^.;!?,]+)", re.IGNORECASE)),
+    (
+        "relationship",
+        re.compile(
+            r"\b(?:is|am|are|got|getting)\s+(?P<value>married|engaged|divorced|single|separated)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    ("age", re.compile(r"\b(?:is|am|turned|turning)\s+(?P<value>\d{1,3})\s+(?:years old)?")),
+)
+_SUBJECT_WINDOW = 24
+"""A subject must be named within this many characters of the start of the fact."""
+_PRONOUNS = frozenset({"i", "he", "she", "they", "we", "it", "you", "this", "that", "there"})
+
+
+@dataclass(frozen=True)
+class Slot:
+    """An attribute of a subject, and the value a fact gives it."""
+
+    subject: str
+    attribute: str
+    value: str
+
+    @property
+    def key(self) -> str:
+        """``subject|attribute``, normalised: the identity of the slot."""
+        return f"{normalize_label(self.subject)}|{self.attribute}"
+
+
+def detect_slot(fact_text: str, subject: str | None) -> Slot | None:
+    """The slot a fact sets, if it sets one. ``subject`` is who the fact is about."""
+    if not subject or normalize_label(subject) in _PRONOUNS:
+        return None
+    for attribute, pattern in _PATTERNS:
+        match = pattern.search(fact_text)
+        if match:
+            value = normalize_label(match.group("value"))
+            value = re.split(r"\s+(?:with|since|because|and|but|last|next|on|in \d)\b", value)[0]
+            if value:
+                return Slot(subject=subject, attribute=attribute, value=value.strip())
+    return None
+
+
+def fact_subject(fact_text: str, speaker: str | None, entities: tuple[str, ...]) -> str | None:
+    """Who a fact is about: the named person or thing it mentions first (within its first words)."""
+    lowered = fact_text.casefold()
+    best: tuple[int, str] | None = None
+    for name in (speaker, *entities):
+        if not name or not name[:1].isupper():
+            continue
+        match = re.search(rf"\b{re.escape(name.casefold())}\b", lowered)
+        if match and match.start() <= _SUBJECT_WINDOW and (best is None or match.start() < best[0]):
+            best = (match.start(), name)
+    return best[1] if best else None

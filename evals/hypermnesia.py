@@ -1,0 +1,112 @@
+"""The Hypermnesia system under evaluation: the write graph ingests, the read graph retrieves.
+
+Each conversation gets its own data folder and namespace. Turns reach the engine session by
+session, exactly as a chatbot would send them (text, speaker, session date, image caption); the
+questions reach it without their gold fields (the harness strips them).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from evals.systems import Conversation, IngestStats, Question, RetrievedItem, register_system
+from graphs.client import Hypermnesia
+from memory.model import Namespace, Turn
+from memory.settings import Settings
+
+__all__ = ["HypermnesiaSystem"]
+
+
+def _namespace(conversation_id: str) -> Namespace:
+    return Namespace(user_id=re.sub(r"[^A-Za-z0-9_.@:+-]", "_", conversation_id) or "conv")
+
+
+class HypermnesiaSystem:
+    """Adapter from the harness's protocol to :class:`graphs.client.Hypermnesia`."""
+
+    name = "hypermnesia"
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        cache_dir: Path | None = None,
+        recipe: str = "full",
+        embedder: str = "minilm",
+        max_iterations: int = 3,
+        **_: Any,
+    ) -> None:
+        self.seed = seed
+        self.recipe = recipe
+        self.embedder = embedder
+        self.max_iterations = max_iterations
+        self._engines: dict[str, Hypermnesia] = {}
+
+    def _open(self, conversation_id: str, workdir: Path) -> Hypermnesia:
+        engine = self._engines.get(conversation_id)
+        if engine is None:
+            settings = Settings(data_dir=workdir, embedder=self.embedder, llm_model=None)
+            engine = Hypermnesia.open(workdir, settings=settings, checkpoints=False)
+            self._engines[conversation_id] = engine
+        return engine
+
+    def ingest(self, conversation: Conversation, workdir: Path) -> IngestStats:
+        started = time.perf_counter()
+        engine = self._open(conversation.id, workdir)
+        ns = _namespace(conversation.id)
+        sessions: dict[str, list[Turn]] = {}
+        for t in conversation.turns:
+            sessions.setdefault(t.session_id, []).append(
+                Turn(
+                    id=t.id,
+                    session_id=t.session_id,
+                    speaker=t.speaker,
+                    text=t.text,
+                    session_time=t.session_time,
+                    image_caption=t.image_caption,
+                    index=t.index,
+                )
+            )
+        calls = tokens = 0
+        for turns in sessions.values():
+            result = engine.remember(ns, turns, session_end=True)
+            calls += result.llm_calls
+            tokens += result.llm_tokens
+        return IngestStats(
+            turns=len(conversation.turns),
+            seconds=time.perf_counter() - started,
+            llm_calls=calls,
+            llm_tokens=tokens,
+        )
+
+    def restore(self, conversation: Conversation, workdir: Path) -> None:
+        self._open(conversation.id, workdir)
+
+    def retrieve(
+        self, conversation_id: str, question: Question, budget_tokens: int
+    ) -> list[RetrievedItem]:
+        engine = self._engines[conversation_id]
+        result = engine.recall(
+            _namespace(conversation_id),
+            question.text,
+            budget=budget_tokens,
+            max_iterations=self.max_iterations,
+            recipe=self.recipe,
+        )
+        return [
+            RetrievedItem(
+                text=e.text, source_turn_ids=tuple(e.provenance), tokens=e.tokens, score=e.score
+            )
+            for e in result.evidence
+        ]
+
+    def close(self) -> None:
+        for engine in self._engines.values():
+            engine.close()
+        self._engines.clear()
+
+
+register_system("hypermnesia", HypermnesiaSystem)

@@ -1,0 +1,248 @@
+"""``Hypermnesia``: the engine users hold — remember turns, recall evidence, forget, inspect.
+
+It owns the memory store, the trace store and the two compiled graphs (with a SQLite checkpointer
+by default), and runs each call as one traced graph run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+
+from agents.recipes import get_recipe
+from graphs import read_graph, write_graph
+from graphs.context import Mode, RunContext, Thresholds
+from graphs.results import Evidence, RecallResult, RememberResult, WriteDecision
+from memory.embeddings import Embedder
+from memory.errors import InvalidInputError
+from memory.llm import LiteLLMClient, LLMClient
+from memory.model import Namespace, Turn
+from memory.settings import Settings
+from memory.store import DeleteReport, HistoryEvent, MemoryStore
+from memory.traces import TraceStep, TraceStore, new_run_id
+
+__all__ = ["Hypermnesia"]
+
+
+class Hypermnesia:
+    """Long-term memory with five agents. Open with :meth:`open`; close (or use ``with``)."""
+
+    def __init__(
+        self,
+        store: MemoryStore,
+        traces: TraceStore,
+        *,
+        llm: LLMClient | None = None,
+        checkpoint_path: Path | None = None,
+        thresholds: Thresholds | None = None,
+    ) -> None:
+        self.store = store
+        self.traces = traces
+        self.llm = llm
+        self.thresholds = thresholds or Thresholds()
+        self._checkpoints: sqlite3.Connection | None = None
+        saver = None
+        if checkpoint_path is not None:
+            self._checkpoints = sqlite3.connect(str(checkpoint_path), check_same_thread=False)
+            saver = SqliteSaver(self._checkpoints)
+        self._write: CompiledStateGraph[Any, Any, Any, Any] = write_graph.builder.compile(
+            checkpointer=saver, name="hypermnesia-write"
+        )
+        self._read: CompiledStateGraph[Any, Any, Any, Any] = read_graph.builder.compile(
+            checkpointer=saver, name="hypermnesia-read"
+        )
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path | str | None = None,
+        *,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        llm: LLMClient | None = None,
+        checkpoints: bool = True,
+        thresholds: Thresholds | None = None,
+    ) -> Hypermnesia:
+        """Open the stores under ``data_dir``; the LLM comes from ``llm`` or the settings."""
+        settings = settings or Settings()
+        root = Path(data_dir) if data_dir is not None else settings.data_dir
+        store = MemoryStore.open(root, settings=settings, embedder=embedder)
+        traces = TraceStore(root / "traces.sqlite3")
+        client = llm if llm is not None else LiteLLMClient.from_settings(settings)
+        return cls(
+            store,
+            traces,
+            llm=client,
+            checkpoint_path=root / "checkpoints.sqlite3" if checkpoints else None,
+            thresholds=thresholds,
+        )
+
+    def __enter__(self) -> Hypermnesia:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+        self.traces.close()
+        if self._checkpoints is not None:
+            self._checkpoints.close()
+
+    @property
+    def mode(self) -> Mode:
+        return "llm" if self.llm is not None else "deterministic"
+
+    def context(self, ns: Namespace, **overrides: Any) -> RunContext:
+        """The run context of one call."""
+        fields: dict[str, Any] = {
+            "namespace": ns,
+            "store": self.store,
+            "mode": self.mode,
+            "llm": self.llm,
+            "thresholds": self.thresholds,
+        }
+        fields.update(overrides)
+        return RunContext(**fields)
+
+    # -- write ---------------------------------------------------------------------------------
+
+    def remember(
+        self, ns: Namespace, turns: Sequence[Turn], *, session_end: bool = True
+    ) -> RememberResult:
+        """Journal the turns, then build, judge and store their units (one traced run)."""
+        checked = self.store.record_turns(ns, turns)
+        state = {"turns": [t.model_dump(mode="json") for t in checked], "session_end": session_end}
+        return self._write_run(ns, state, {"turns": len(checked), "session_end": session_end})
+
+    def reflect(self, ns: Namespace) -> RememberResult:
+        """Run the reflector now, whatever the count of new facts."""
+        return self._write_run(ns, {"turns": [], "force_reflect": True}, {"reflect": True})
+
+    def _write_run(
+        self, ns: Namespace, state: dict[str, Any], summary: dict[str, Any]
+    ) -> RememberResult:
+        run_id = new_run_id()
+        self.traces.start(run_id, "write", ns.key, summary)
+        try:
+            final = self._write.invoke(
+                state, config={"configurable": {"thread_id": run_id}}, context=self.context(ns)
+            )
+        except Exception as exc:
+            self.traces.finish(run_id, "failed", {"error": repr(exc)})
+            raise
+        steps = [TraceStep.model_validate(s) for s in final.get("trace", [])]
+        self.traces.append(run_id, steps)
+        decisions = [WriteDecision.model_validate(d) for d in final.get("applied", [])]
+        calls = [c for s in steps for c in s.llm_calls]
+        result = RememberResult(
+            run_id=run_id,
+            turns=len(state.get("turns", [])),
+            decisions=decisions,
+            reflected=bool(final.get("reflect_done")),
+            llm_calls=len(calls),
+            llm_tokens=sum((c.input_tokens or 0) + (c.output_tokens or 0) for c in calls),
+        )
+        counts: dict[str, int] = {}
+        for d in decisions:
+            counts[d.decision] = counts.get(d.decision, 0) + 1
+        self.traces.finish(run_id, "ok", {"decisions": counts, "reflected": result.reflected})
+        return result
+
+    # -- read ----------------------------------------------------------------------------------
+
+    def recall(
+        self,
+        ns: Namespace,
+        question: str,
+        *,
+        budget: int = 1000,
+        max_iterations: int = 3,
+        recipe: str = "full",
+    ) -> RecallResult:
+        """Evidence for ``question`` within ``budget`` tokens (one traced run)."""
+        if not isinstance(question, str) or not question.strip():
+            raise InvalidInputError("question is empty")
+        if budget < 1:
+            raise InvalidInputError(f"budget must be a positive number of tokens, got {budget}")
+        if max_iterations < 1:
+            raise InvalidInputError(f"max_iterations must be at least 1, got {max_iterations}")
+        chosen = get_recipe(recipe)
+        run_id = new_run_id()
+        self.traces.start(
+            run_id, "read", ns.key, {"question": question, "budget": budget, "recipe": recipe}
+        )
+        started = time.perf_counter()
+        state = {
+            "question": question,
+            "query": question,
+            "iteration": 0,
+            "max_iterations": max_iterations,
+            "iterative": chosen.iterative,
+        }
+        ctx = self.context(ns, budget_tokens=budget, max_iterations=max_iterations, recipe=recipe)
+        try:
+            final = self._read.invoke(
+                state, config={"configurable": {"thread_id": run_id}}, context=ctx
+            )
+        except Exception as exc:
+            self.traces.finish(run_id, "failed", {"error": repr(exc)})
+            raise
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        evidence = [Evidence.model_validate(e) for e in final.get("evidence", [])]
+        self.traces.append(run_id, [TraceStep.model_validate(s) for s in final.get("trace", [])])
+        result = RecallResult(
+            run_id=run_id,
+            question=question,
+            final_query=final.get("query", question),
+            evidence=evidence,
+            tokens=sum(e.tokens for e in evidence),
+            iterations=final.get("iteration", 0),
+            verdict=final.get("verdict", "insufficient"),
+            route=final.get("route", {}),
+            conflicts_resolved=final.get("resolved", []),
+            latency_ms=latency_ms,
+        )
+        self.store.record_access(ns, [e.unit_id for e in evidence])
+        self.traces.finish(
+            run_id,
+            "ok",
+            {
+                "verdict": result.verdict,
+                "evidence": len(evidence),
+                "tokens": result.tokens,
+                "iterations": result.iterations,
+                "latency_ms": round(latency_ms, 2),
+            },
+        )
+        return result
+
+    def answer(self, ns: Namespace, question: str, recall: RecallResult) -> str | None:
+        """An answer from the configured LLM over the recalled evidence; None without an LLM."""
+        if self.llm is None:
+            return None
+        from prompts import get_prompt
+        from prompts.answer import AnswerOut
+
+        value, _, fallback = get_prompt("answer.respond").run(
+            self.llm,
+            question,
+            [(e.unit_id, e.text) for e in recall.evidence],
+            fallback=lambda: AnswerOut(answer="", evidence_ids=[]),
+        )
+        return None if fallback is not None else value.answer
+
+    # -- maintenance ---------------------------------------------------------------------------
+
+    def forget(self, ns: Namespace, unit_ids: Sequence[str]) -> DeleteReport:
+        """Delete units and everything derived from them."""
+        return self.store.delete(ns, unit_ids, reason="forget requested")
+
+    def history(self, ns: Namespace, unit_id: str) -> list[HistoryEvent]:
+        return self.store.history(ns, unit_id)

@@ -1,0 +1,51 @@
+"""Run context: the settings and services of one graph run, passed to every node.
+
+Process-wide settings (paths, servers, keys) live in :class:`memory.settings.Settings`; what can
+change from one run to the next (whose memory, which mode and model, budgets, thresholds) is here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from memory.llm import LLMClient
+from memory.model import Namespace
+from memory.store import MemoryStore
+
+__all__ = ["Mode", "RunContext", "Thresholds"]
+
+Mode = Literal["deterministic", "llm"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision thresholds of the deterministic agents."""
+
+    duplicate_similarity: float = 0.93
+    """Cosine similarity above which a proposed fact duplicates a stored one (same speaker)."""
+    sufficient_entity_coverage: float = 1.0
+    """Share of the question's entities the evidence must mention to be sufficient."""
+    min_top_margin: float = 0.02
+    """Fused-score margin between the first and the tenth hit below which evidence looks diffuse."""
+    reflect_every: int = 40
+    """Reflect after this many new facts in a namespace (0: only on demand)."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a node needs besides the state. Not checkpointed."""
+
+    namespace: Namespace
+    store: MemoryStore
+    mode: Mode = "deterministic"
+    llm: LLMClient | None = None
+    budget_tokens: int = 1000
+    max_iterations: int = 3
+    recipe: str = "full"
+    """Name of the retrieval recipe (see :mod:`agents.recipes`)."""
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    @property
+    def use_llm(self) -> bool:
+        return self.mode == "llm" and self.llm is not None

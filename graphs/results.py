@@ -1,0 +1,65 @@
+"""What the graphs return to their callers: evidence for a question, decisions for a write."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+__all__ = ["Evidence", "RecallResult", "RememberResult", "WriteDecision"]
+
+
+class Evidence(BaseModel):
+    """One retrieved unit, as packed into the token budget."""
+
+    unit_id: str
+    text: str
+    """The text as presented in a prompt (with its date and speaker when known)."""
+    granularity: str
+    score: float
+    source: str
+    """Where it was found: ``dense``, ``lexical``, ``graph`` or several joined by ``+``."""
+    provenance: list[str]
+    event_time: datetime | None = None
+    current: bool = True
+    tokens: int
+
+
+class RecallResult(BaseModel):
+    """The evidence for a question and how it was found."""
+
+    run_id: str
+    question: str
+    final_query: str
+    evidence: list[Evidence]
+    tokens: int
+    iterations: int
+    verdict: str
+    """The judge's last verdict: ``sufficient``, ``insufficient`` (gave up) or ``conflict``."""
+    route: dict[str, float] = Field(default_factory=dict)
+    """Weight given to each granularity by the router."""
+    conflicts_resolved: list[str] = Field(default_factory=list)
+    latency_ms: float = 0.0
+
+
+class WriteDecision(BaseModel):
+    """What the judge gate decided for one proposed unit, and what the refresher did."""
+
+    unit_id: str
+    granularity: str
+    text: str
+    decision: str
+    """``new``, ``duplicate``, ``update``, ``conflict`` or ``skip``."""
+    target_id: str | None = None
+    reason: str
+
+
+class RememberResult(BaseModel):
+    """The outcome of writing a batch of turns."""
+
+    run_id: str
+    turns: int
+    decisions: list[WriteDecision]
+    reflected: bool = False
+    llm_calls: int = 0
+    llm_tokens: int = 0

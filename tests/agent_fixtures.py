@@ -1,0 +1,22 @@
+"""A small engine over the bundled sample conversation, for the agent and graph tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evals.conversation_files import load_conversation_file
+from graphs.client import Hypermnesia
+from memory.model import Namespace, Turn
+
+SAMPLE = Path(__file__).parents[1] / "evals" / "samples" / "demo_conversation.json"
+SAM = Namespace(user_id="sam")
+
+
+def sample_sessions() -> list[list[Turn]]:
+    conversation = load_conversation_file(SAMPLE)[0]
+    return [list(session.turns) for session in conversation.sessions]
+
+
+def ingest_sample(engine: Hypermnesia, ns: Namespace = SAM) -> None:
+    for turns in sample_sessions():
+        engine.remember(ns, turns, session_end=True)
