@@ -17,6 +17,11 @@ builtin it means, so callers can catch either::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from memory.llm import LLMCall
+
 __all__ = [
     "EmbeddingError",
     "HypermnesiaError",
@@ -64,6 +69,9 @@ class EmbeddingError(HypermnesiaError, RuntimeError):
 
 class LLMError(HypermnesiaError, RuntimeError):
     """A model call that failed after its retries."""
+
+    call: LLMCall | None = None
+    """The failed call's record (attempts, tokens, latency, raw text), for the trace."""
 
 
 class LLMTimeoutError(LLMError, TimeoutError):
