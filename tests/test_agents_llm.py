@@ -1,4 +1,4 @@
-"""LLM mode with a scripted model: parsed output is used, garbage falls back loudly, turns survive."""
+"""LLM mode with a scripted model: output is used, garbage falls back loudly, turns survive."""
 
 from __future__ import annotations
 
