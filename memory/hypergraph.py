@@ -204,8 +204,9 @@ class HypergraphStore:
         """Insert or replace ``edges`` and insert ``vertices``, in one transaction.
 
         Adding the same edges again changes nothing; an edge given again with other fields
-        replaces the stored one. A vertex already stored keeps its first label. Every vertex an
-        edge names must be in ``vertices`` or already stored in ``ns``.
+        replaces the stored one. A vertex named twice in one edge is kept once. A vertex already
+        stored keeps its first label. Every vertex an edge names must be in ``vertices`` or
+        already stored in ``ns``.
         """
         key = _check_ns(ns)
         new_vertices = self._checked_vertices(ns, vertices)
@@ -437,6 +438,8 @@ class HypergraphStore:
     def neighbours(self, ns: Namespace, vertex_id: str, *, current_only: bool = False) -> set[str]:
         """Ids of the other vertices that share an edge with ``vertex_id``."""
         key = _check_ns(ns)
+        if not isinstance(vertex_id, str):
+            raise InvalidInputError(f"vertex_id must be a string, got {vertex_id!r}")
         cur = "AND e.current = 1" if current_only else ""
         with self._read() as conn:
             rows = conn.execute(
