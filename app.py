@@ -34,5 +34,25 @@ def bench_store(
     run_store_bench(n=n, json_out=json_out)
 
 
+@app.command("eval")
+def eval_command(
+    data: str = typer.Option(..., help="A benchmark file, a URL, or 'download' (public LoCoMo)."),
+    dataset: str = typer.Option("locomo", help="locomo or longmemeval."),
+    out: str = typer.Option("eval-out", help="Output folder (results, report, plots, work)."),
+    systems: str = typer.Option(
+        "hypermnesia,full_context,bm25,dense,hybrid", help="Comma-separated systems to compare."
+    ),
+    workers: int = typer.Option(2, help="Worker processes (one conversation per task)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Ingest again instead of reusing work."),
+    budgets: str = typer.Option("250,500,1000,2000", help="Comma-separated token budgets."),
+    limit_conversations: int | None = typer.Option(None, help="Only the first N conversations."),
+    seed: int = typer.Option(0, help="Seed of every random choice."),
+) -> None:
+    """Evaluate Hypermnesia beside the baselines; write results.json, report.md and plots."""
+    from evals.cli import cli_eval
+
+    cli_eval(dataset, data, out, systems, workers, fresh, budgets, limit_conversations, seed)
+
+
 if __name__ == "__main__":
     app()

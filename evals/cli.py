@@ -1,0 +1,195 @@
+"""What ``python app.py eval`` runs: load a benchmark, evaluate the systems, write the report."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from evals.loaders import DATASETS, LOCOMO_URL, load_dataset
+from evals.report import main_table, summarize, write_outputs
+from evals.runner import DEFAULT_BUDGETS, RunConfig, run
+from evals.systems import known_systems, system_spec, unavailable_reason
+from memory.errors import HypermnesiaError, InvalidInputError
+
+__all__ = ["DEFAULT_SYSTEMS", "cli_eval", "fetch", "resolve_data", "run_eval"]
+
+DEFAULT_SYSTEMS = ("hypermnesia", "full_context", "bm25", "dense", "hybrid")
+
+
+def fetch(url: str, dest: Path) -> Path:
+    """Download ``url`` to ``dest`` (reused when already there)."""
+    if dest.is_file() and dest.stat().st_size > 0:
+        return dest
+    import httpx
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_suffix(dest.suffix + ".part")
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as response:
+            response.raise_for_status()
+            with partial.open("wb") as fh:
+                for chunk in response.iter_bytes():
+                    fh.write(chunk)
+    except httpx.HTTPError as exc:
+        partial.unlink(missing_ok=True)
+        raise HypermnesiaError(
+            f"cannot download {url}: {exc or type(exc).__name__} "
+            "(no internet here? pass a local copy with --data PATH)"
+        ) from exc
+    partial.replace(dest)
+    return dest
+
+
+def resolve_data(dataset: str, data: str, out: Path) -> Path:
+    """A local path for ``data``: a file, a URL (downloaded into ``out``), or ``download``."""
+    if data == "download":
+        if dataset != "locomo":
+            raise InvalidInputError(
+                f"--data download is only available for locomo; pass a {dataset} file"
+            )
+        data = LOCOMO_URL
+    if urlparse(data).scheme in ("http", "https"):
+        name = Path(urlparse(data).path).name or f"{dataset}.json"
+        return fetch(data, out / "data" / name)
+    path = Path(data).expanduser()
+    if not path.is_file():
+        raise InvalidInputError(f"missing file: {path}")
+    return path
+
+
+def _parse_budgets(budgets: Sequence[int] | str) -> tuple[int, ...]:
+    if isinstance(budgets, str):
+        try:
+            values = tuple(int(b) for b in budgets.split(",") if b.strip())
+        except ValueError:
+            raise InvalidInputError(
+                f"budgets must be comma-separated integers: {budgets!r}"
+            ) from None
+    else:
+        values = tuple(int(b) for b in budgets)
+    if not values or any(b <= 0 for b in values):
+        raise InvalidInputError(f"budgets must be positive token counts: {budgets!r}")
+    return tuple(sorted(set(values)))
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def run_eval(
+    dataset: str,
+    data: str | Path,
+    out: Path,
+    systems: Sequence[str] = DEFAULT_SYSTEMS,
+    workers: int = 2,
+    fresh: bool = False,
+    budgets: Sequence[int] | str = DEFAULT_BUDGETS,
+    limit_conversations: int | None = None,
+    seed: int = 0,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``systems`` on a benchmark file and write results.json, report.md and plots.
+
+    A system that is known but cannot be built here (``hypermnesia`` before its adapter exists) is
+    listed as unavailable in the report; an unknown name is an error.
+    """
+    console = console or Console(stderr=True)
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if dataset not in DATASETS:
+        raise InvalidInputError(f"unknown dataset {dataset!r}: use one of {', '.join(DATASETS)}")
+    out = Path(out)
+    path = resolve_data(dataset, str(data), out)
+    loaded = load_dataset(dataset, path).limited(limit_conversations)
+    known = known_systems()
+    unknown = [s for s in systems if s not in known]
+    if unknown:
+        raise InvalidInputError(
+            f"unknown system(s) {', '.join(unknown)}: use some of {', '.join(known)}"
+        )
+    unavailable: dict[str, str] = {}
+    for name in dict.fromkeys(systems):
+        reason = unavailable_reason(name)
+        if reason is not None:
+            unavailable[name] = reason
+            console.print(f"[yellow]{name}: unavailable, not evaluated: {escape(reason)}[/yellow]")
+    names = [s for s in dict.fromkeys(systems) if s not in unavailable]
+    if not names:
+        raise InvalidInputError("none of the requested systems is available")
+    specs = tuple(system_spec(n, seed=seed, cache_dir=out / "cache") for n in names)
+    config = RunConfig(
+        out=out,
+        systems=specs,
+        budgets=_parse_budgets(budgets),
+        workers=workers,
+        fresh=fresh,
+        seed=seed,
+    )
+    n_turns = sum(len(c.turns) for c in loaded.conversations)
+    with _progress(console) as bar:
+        tasks = {
+            "ingest": bar.add_task("ingest", total=n_turns * len(specs)),
+            "retrieve": bar.add_task("retrieve", total=len(loaded.questions) * len(specs)),
+        }
+        outcome = run(loaded, config, lambda phase, n: bar.advance(tasks[phase], n))
+    results = summarize(loaded, outcome, config, unavailable)
+    with _progress(console) as bar:
+        task = bar.add_task("report", total=1)
+        written = write_outputs(results, outcome.records, out)
+        bar.advance(task)
+    Console().print(main_table(results))
+    console.print(f"wrote {', '.join(str(p) for p in written)}")
+    return results
+
+
+def cli_eval(
+    dataset: str,
+    data: str,
+    out: str,
+    systems: str,
+    workers: int,
+    fresh: bool,
+    budgets: str,
+    limit_conversations: int | None,
+    seed: int,
+) -> None:
+    """``app.py eval``: run :func:`run_eval`, print errors as one clear line and exit 1 on them."""
+    console = Console(stderr=True)
+    try:
+        run_eval(
+            dataset=dataset,
+            data=data,
+            out=Path(out),
+            systems=[s.strip() for s in systems.split(",") if s.strip()],
+            workers=workers,
+            fresh=fresh,
+            budgets=budgets,
+            limit_conversations=limit_conversations,
+            seed=seed,
+            console=console,
+        )
+    except HypermnesiaError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise SystemExit(1) from None
