@@ -141,7 +141,9 @@ class FaultServer:
         self._script = _Script(list(actions or []), default)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.script = self._script
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def base_url(self) -> str:
