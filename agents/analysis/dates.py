@@ -130,6 +130,13 @@ def _weekend_of(d: date) -> Span:
     return saturday, saturday + timedelta(days=1)
 
 
+def _days_between(span: Span, d: date) -> int:
+    """Days from ``d`` to the nearest day of ``span`` (0 inside it)."""
+    if span[0] <= d <= span[1]:
+        return 0
+    return min(abs((span[0] - d).days), abs((span[1] - d).days))
+
+
 def _safe_date(year: int, month: int, day: int) -> date | None:
     try:
         return date(year, month, day)
@@ -270,8 +277,7 @@ def _h_season(m: Match, ref: date | None) -> Resolved:
     elif which == "next":
         chosen = next(s for s in spans if s[0] > ref)
     else:  # this: the season of that name nearest to the reference
-        chosen = min(spans, key=lambda s: 0 if s[0] <= ref <= s[1] else min(
-            abs((s[0] - ref).days), abs((s[1] - ref).days)))  # fmt: skip
+        chosen = min(spans, key=lambda s: _days_between(s, ref))
     return (*chosen, "month", False)
 
 

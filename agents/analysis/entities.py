@@ -204,7 +204,7 @@ def _topics(text: str, k: int, taken: set[str], proper_words: set[str]) -> list[
     topics: list[str] = []
     nouny: set[str] | None = None
     for phrase in keyphrases(text, k=3 * k + 3):
-        words = [w for w in phrase.split() if w not in proper_words]
+        words = [w for w in phrase.split() if w not in proper_words and w not in _MONTH_DAY_NAMES]
         while words and words[0].endswith(_NOT_TOPIC_SUFFIXES):
             words = words[1:]
         if not words or len(words[-1]) < 3 or words[-1].endswith(_NOT_TOPIC_SUFFIXES):

@@ -45,7 +45,8 @@ class QueryAnalysis(BaseModel):
     """True when the question asks about a time, a duration or an order of events."""
     temporal_cues: tuple[str, ...]
     multi_hop: bool
-    """True when the answer likely needs several pieces of evidence or an inference."""
+    """True when the answer likely needs several pieces of evidence or an inference (a second
+    person named is listed as a cue but is not enough on its own)."""
     multi_hop_cues: tuple[str, ...]
 
 
@@ -145,6 +146,6 @@ def analyze_query(
         keyphrases=tuple(keyphrases(question)),
         temporal=qtype in ("when", "how_long") or bool(temporal_cues),
         temporal_cues=temporal_cues,
-        multi_hop=bool(multi_cues),
+        multi_hop=any(cue != "several entities" for cue in multi_cues),
         multi_hop_cues=tuple(multi_cues),
     )

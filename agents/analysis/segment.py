@@ -159,9 +159,11 @@ def segment_session(
 
     Adjacent windows of ``window`` turns are compared at each gap — by cosine of their mean
     embeddings when ``embeddings`` (one row per turn) is given, else by cosine of their stemmed
-    content-word counts. Gaps whose depth exceeds ``mean - std / 2`` of all depths (Hearst's
-    cutoff) become boundaries, deepest first, keeping segments at least ``min_turns`` long;
-    segments longer than ``max_turns`` are then cut at their deepest gaps.
+    content-word counts. Gaps deeper than ``mean + std`` of all depths become boundaries, deepest
+    first, keeping segments at least ``min_turns`` long; segments longer than ``max_turns`` are
+    then cut at their deepest gaps. (Hearst's ``mean - std / 2`` cutoff, and smoothing the gap
+    scores, both over-segment chat: on sessions spliced from four LoCoMo conversations, Pk is
+    0.47 and 0.44 with them against 0.27 with this cutoff.)
     """
     n = len(turn_texts)
     if max_turns < 1 or min_turns < 1 or window < 1:
@@ -182,7 +184,7 @@ def segment_session(
         else _lexical_similarities(turn_texts, window)
     )
     depths = _depths(sims)
-    cutoff = float(np.mean(depths) - np.std(depths) / 2)
+    cutoff = float(np.mean(depths) + np.std(depths))
     boundaries: list[int] = []
     for gap in sorted(range(1, n), key=lambda g: (-depths[g - 1], g)):
         depth = depths[gap - 1]
@@ -203,7 +205,7 @@ def segment_session(
 
 _EMOTICON = re.compile(rf"[{_EMOJI}]+|(?<!\w)(?:[:;=xX]-?[)(DPpO/\\|]+|<3+)(?!\w)")
 _LEAD = re.compile(
-    r"^(?:(?:hey|hi|hello|wow|whoa|oh|ooh|yeah|yes|yep|yup|no|nope|well|ok|okay|haha\w*|lol|omg|"
+    r"^(?:(?:hey|hi|hello|wow|whoa|oh|ooh|yeah|yes|yep|yup|nope|well|ok|okay|haha\w*|lol|omg|"
     r"aw+|ah+|hmm+|um+|btw|by\s+the\s+way|anyway\w*|so|and|but|plus|also|honestly|actually|sure|"
     r"totally|absolutely|definitely|man|dude|here|guess\s+what|oh\s+my\s+god)(?:[\s,!.…]+|$))+",
     re.IGNORECASE,
@@ -271,6 +273,10 @@ _ING_BLOCK = wordset(
     "is was 's has had can could will would makes made helps helped gives gave keeps brings "
     "brought takes took means seems feels sounds looks gets got lets allows became becomes isn't "
     "wasn't and or"
+)
+_FINITE = wordset(
+    "is was are were isn't wasn't aren't weren't must can will would should could might makes "
+    "helps keeps gives brings feels seems sounds looks means takes gets warms reminds"
 )
 _ING_NOUNS = wordset(
     "thing things something anything nothing everything morning evening wedding building "
@@ -369,7 +375,7 @@ def _implicit_subject(clause: str, words: list[str], speaker: str) -> str | None
         and len(first) > 5
         and first not in _ING_NOUNS
         and second not in _ING_BLOCK
-        and not {"is", "was", "are", "were", "isn't", "wasn't"} & set(words)
+        and _FINITE.isdisjoint(words)
         and not (second.endswith("s") and not second.endswith(("ss", "us")))
     ):
         return f"{speaker} is {_lower_first(clause)}"
