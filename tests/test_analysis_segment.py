@@ -220,3 +220,17 @@ def test_atomic_facts_bad_input() -> None:
         atomic_facts("I went home.", "  ")
     with pytest.raises(InvalidInputError, match="turn_text"):
         atomic_facts(None, "Caroline")  # type: ignore[arg-type]
+
+
+def test_third_person_statements_are_kept_when_they_name_someone_else() -> None:
+    assert atomic_facts("James went to Paris last week.", "Tim") == [
+        "James went to Paris last week."
+    ]
+    assert atomic_facts("The Summer Sounds concert was amazing.", "Melanie") == [
+        "The Summer Sounds concert was amazing."
+    ]
+    # Naming only the listener is a compliment, not a fact.
+    assert atomic_facts("Caroline is so brave.", "Melanie", listener="Caroline") == []
+    assert atomic_facts("i went to the beach with my dog", "Tim") == [
+        "Tim went to the beach with Tim's dog."
+    ]

@@ -441,7 +441,11 @@ def _fact(clause: str, speaker: str, listener: str | None) -> str | None:
     first_person = bool(_FIRST_PERSON_WORD.search(text))
     if words[0] in _PRONOUN_START and not first_person:
         return None
-    proper = [p for p in _PROPER.findall(text) if p.lower().rstrip("'s") not in names]
+    proper = [
+        p
+        for p in _PROPER.findall(text)
+        if p.lower() not in STOPWORDS and re.sub(r"'s?$", "", p.lower()) not in names
+    ]
     has_subject = bool(_SUBJECT_FIRST.search(text))
     implicit = None if has_subject else _implicit_subject(text, words, speaker)
     if not (first_person or implicit or proper):
