@@ -19,11 +19,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from evals.answers import AnswerConfig
 from evals.loaders import DATASETS, LOCOMO_URL, load_dataset
 from evals.report import main_table, summarize, write_outputs
 from evals.runner import DEFAULT_BUDGETS, RunConfig, run
 from evals.systems import known_systems, system_spec, unavailable_reason
 from memory.errors import HypermnesiaError, InvalidInputError
+from memory.settings import Settings
 
 __all__ = ["DEFAULT_SYSTEMS", "cli_eval", "fetch", "resolve_data", "run_eval"]
 
@@ -109,11 +111,14 @@ def run_eval(
     limit_conversations: int | None = None,
     seed: int = 0,
     console: Console | None = None,
+    answers: AnswerConfig | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``systems`` on a benchmark file and write results.json, report.md and plots.
 
-    A system that is known but cannot be built here (``hypermnesia`` before its adapter exists) is
-    listed as unavailable in the report; an unknown name is an error.
+    With ``answers``, an LLM also answers every question from the items packed at the answer
+    budget, and the answers are scored (F1, BLEU-1, LLM judge). A system that is known but cannot
+    be built here (its adapter is missing or broken) is listed as unavailable in the report; an
+    unknown name is an error.
     """
     console = console or Console(stderr=True)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -146,6 +151,7 @@ def run_eval(
         workers=workers,
         fresh=fresh,
         seed=seed,
+        answers=answers,
     )
     n_turns = sum(len(c.turns) for c in loaded.conversations)
     with _progress(console) as bar:
@@ -153,13 +159,18 @@ def run_eval(
             "ingest": bar.add_task("ingest", total=n_turns * len(specs)),
             "retrieve": bar.add_task("retrieve", total=len(loaded.questions) * len(specs)),
         }
+        if answers is not None:
+            tasks["answer"] = bar.add_task("answer", total=len(loaded.questions) * len(specs))
         outcome = run(loaded, config, lambda phase, n: bar.advance(tasks[phase], n))
     results = summarize(loaded, outcome, config, unavailable)
     with _progress(console) as bar:
         task = bar.add_task("report", total=1)
         written = write_outputs(results, outcome.records, out)
         bar.advance(task)
-    Console().print(main_table(results))
+    stdout = Console()
+    if not stdout.is_terminal:
+        stdout = Console(width=max(stdout.width, 130))
+    stdout.print(main_table(results))
     console.print(f"wrote {', '.join(str(p) for p in written)}")
     return results
 
@@ -175,9 +186,22 @@ def cli_eval(
     limit_conversations: int | None,
     seed: int,
 ) -> None:
-    """``app.py eval``: run :func:`run_eval`, print errors as one clear line and exit 1 on them."""
+    """``app.py eval``: run :func:`run_eval`, print errors as one clear line and exit 1 on them.
+
+    Answers are scored when ``HYPERMNESIA_LLM_MODEL`` is set; ``HYPERMNESIA_EVAL_JUDGE_MODEL``
+    names a different judge (the answering model judges otherwise).
+    """
     console = Console(stderr=True)
     try:
+        settings = Settings()
+        answers = None
+        if settings.llm_model:
+            answers = AnswerConfig(
+                model=settings.llm_model,
+                judge_model=os.environ.get("HYPERMNESIA_EVAL_JUDGE_MODEL") or None,
+                api_base=settings.llm_api_base,
+                api_key=settings.llm_api_key,
+            )
         run_eval(
             dataset=dataset,
             data=data,
@@ -189,6 +213,7 @@ def cli_eval(
             limit_conversations=limit_conversations,
             seed=seed,
             console=console,
+            answers=answers,
         )
     except HypermnesiaError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)

@@ -101,6 +101,18 @@ def _system_summary(
 
     latencies = [ms for r in records for ms in r.latency_ms.values()]
     top = max(budgets)
+    answered = [(r.category, r.answer) for r in records if r.answer is not None]
+    answers: dict[str, Any] | None = None
+    if answered:
+        answers = {
+            "f1": per_cat([(c, a.f1) for c, a in answered]),
+            "bleu1": per_cat([(c, a.bleu1) for c, a in answered]),
+            "judge": per_cat([(c, a.judge) for c, a in answered]),
+            "answered": len(answered),
+            "errors": sum(a.error is not None for _, a in answered),
+            "llm_calls": sum(a.llm_calls for _, a in answered),
+            "llm_tokens": sum(a.llm_tokens for _, a in answered),
+        }
     return {
         "recall": {str(b): per_cat([(r.category, r.recall[b]) for r in records]) for b in budgets},
         "hit": {str(b): per_cat([(r.category, r.hit[b]) for r in records]) for b in budgets},
@@ -117,6 +129,7 @@ def _system_summary(
         },
         "questions": len(records),
         "ingest": _ingest_summary(ingests),
+        "answers": answers,
     }
 
 
@@ -158,6 +171,13 @@ def summarize(
             for spec in config.systems
         },
         "unavailable": dict(unavailable or {}),
+        "answer_model": None
+        if config.answers is None
+        else {
+            "model": config.answers.model,
+            "judge_model": config.answers.judge_model or config.answers.model,
+            "budget": config.answers.budget,
+        },
     }
 
 
@@ -179,12 +199,17 @@ def _main_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     focus = _focus_budget(results)
     header = ["system", *[f"R@{b}" for b in budgets], f"hit@{focus}", "NDCG@10", "MRR"]
     header += ["tokens/query", "p50 ms", "p95 ms"]
+    judged = any(s.get("answers") for s in results["systems"].values())
+    if judged:
+        header.append("judge")
     rows = []
     for name, s in results["systems"].items():
         row = [name, *[_fmt(s["recall"][b]["overall"]) for b in budgets]]
         row += [_fmt(s["hit"][focus]["overall"]), _fmt(s["ndcg@10"]["overall"])]
         row += [_fmt(s["mrr"]["overall"]), _fmt(s["tokens_per_query"], 0)]
         row += [_fmt(s["latency_ms"]["p50"], 2), _fmt(s["latency_ms"]["p95"], 2)]
+        if judged:
+            row.append(_fmt(s["answers"]["judge"]["overall"]) if s.get("answers") else "–")
         rows.append(row)
     return header, rows
 
@@ -257,6 +282,7 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
         for name, s in results["systems"].items()
     ]
     out += [_md_table(header, rows), ""]
+    out += _answer_section(results)
     if results["unavailable"]:
         out += ["## Systems not run", ""]
         out += [f"- **{name}**: {why}" for name, why in results["unavailable"].items()]
@@ -277,6 +303,36 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
         out += ["", "## Plots", ""]
         out += [f"![{p}]({p})" for p in plots]
     return "\n".join(out) + "\n"
+
+
+def _answer_section(results: dict[str, Any]) -> list[str]:
+    config = results.get("answer_model")
+    if not config:
+        return [
+            "## Answer quality",
+            "",
+            "Not measured: no LLM configured (set HYPERMNESIA_LLM_MODEL to answer and judge).",
+            "",
+        ]
+    cats = ["overall", *results["categories"]]
+    out = [
+        f"## Answer quality at {config['budget']} tokens",
+        "",
+        f"Answers by `{config['model']}`, judged by `{config['judge_model']}`. Unanswerable "
+        "questions are scored as 'not mentioned'.",
+        "",
+    ]
+    for metric, title in (("judge", "LLM-judge accuracy"), ("f1", "F1"), ("bleu1", "BLEU-1")):
+        rows = [
+            [name, *(_fmt(s["answers"][metric].get(c)) for c in cats)]
+            for name, s in results["systems"].items()
+            if s.get("answers")
+        ]
+        out += [f"### {title}", "", _md_table(["system", *cats], rows), ""]
+    errors = {n: s["answers"]["errors"] for n, s in results["systems"].items() if s.get("answers")}
+    if any(errors.values()):
+        out += [f"Failed model calls (scored 0): {errors}", ""]
+    return out
 
 
 def plot_recall_vs_budget(results: dict[str, Any], path: Path) -> None:

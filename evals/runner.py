@@ -11,6 +11,7 @@ dataset order.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from evals.answers import AnswerConfig, AnswerRecord, answer_question, build_clients
 from evals.loaders import Dataset
 from evals.metrics import (
     covered_turns,
@@ -77,6 +79,8 @@ class RunConfig:
     fresh: bool = False
     seed: int = 0
     ndcg_k: int = 10
+    answers: AnswerConfig | None = None
+    """With an LLM: answer every question from the items packed at ``answers.budget``."""
 
     def __post_init__(self) -> None:
         if not self.systems:
@@ -88,6 +92,10 @@ class RunConfig:
         names = [s.name for s in self.systems]
         if len(set(names)) != len(names):
             raise InvalidInputError(f"a system is listed twice: {names}")
+        if self.answers is not None and self.answers.budget not in self.budgets:
+            raise InvalidInputError(
+                f"the answer budget {self.answers.budget} is not one of the budgets {self.budgets}"
+            )
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,7 @@ class QuestionRecord:
     returned_items: dict[int, int]
     top_turns: tuple[str, ...]
     """The first 20 distinct source turns returned at the largest budget."""
+    answer: AnswerRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -244,11 +253,16 @@ def run_conversation(
     questions: Sequence[Question],
     config: RunConfig,
     progress: Progress | None = None,
+    unanswerable: frozenset[str] = frozenset(),
 ) -> ConversationOutcome:
-    """Ingest one conversation into every system and score every question (one worker's task)."""
+    """Ingest one conversation into every system and score every question (one worker's task).
+
+    Questions whose category is in ``unanswerable`` are answered and scored as "not mentioned".
+    """
     outcome = ConversationOutcome(conversation.id)
     count = _TokenCounter()
     report = progress or (lambda phase, n: None)
+    clients = build_clients(config.answers) if config.answers is not None else None
     for spec in config.systems:
         random.seed(config.seed)
         np.random.seed(config.seed % 2**32)
@@ -268,8 +282,19 @@ def run_conversation(
                         RetrievedItem(i.text, tuple(i.source_turn_ids), count(i.text), i.score)
                         for i in items
                     ]
-                outcome.records.append(_score(spec.name, question, answers, latency, config))
+                record = _score(spec.name, question, answers, latency, config)
                 report("retrieve", 1)
+                if config.answers is not None and clients is not None:
+                    packed = pack(answers[config.answers.budget], config.answers.budget)
+                    answered = answer_question(
+                        question,
+                        packed,
+                        *clients,
+                        unanswerable=question.category in unanswerable,
+                    )
+                    record = dataclasses.replace(record, answer=answered)
+                    report("answer", 1)
+                outcome.records.append(record)
         except Exception as exc:
             exc.add_note(f"while evaluating {spec.name} on conversation {conversation.id}")
             raise
@@ -285,8 +310,13 @@ def _worker(
     questions: list[Question],
     config: RunConfig,
     queue: Any,
+    unanswerable: frozenset[str],
 ) -> ConversationOutcome:
-    return run_conversation(conversation, questions, config, lambda p, n: queue.put((p, n)))
+
+    def report(phase: str, n: int) -> None:
+        queue.put((phase, n))
+
+    return run_conversation(conversation, questions, config, report, unanswerable)
 
 
 def _prepare(config: RunConfig) -> None:
@@ -305,16 +335,19 @@ def run(dataset: Dataset, config: RunConfig, progress: Progress | None = None) -
     by_conv: dict[str, list[Question]] = {c.id: [] for c in dataset.conversations}
     for q in dataset.questions:
         by_conv[q.conversation_id].append(q)
+    unanswerable = frozenset(dataset.categories) - dataset.overall_categories
     outcomes: dict[str, ConversationOutcome] = {}
     if config.workers == 1 or len(dataset.conversations) == 1:
         for conv in dataset.conversations:
-            outcomes[conv.id] = run_conversation(conv, by_conv[conv.id], config, report)
+            outcomes[conv.id] = run_conversation(
+                conv, by_conv[conv.id], config, report, unanswerable
+            )
     else:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Manager() as manager, ProcessPoolExecutor(config.workers, mp_context=ctx) as pool:
             queue = manager.Queue()
             pending: dict[Future[ConversationOutcome], str] = {
-                pool.submit(_worker, conv, by_conv[conv.id], config, queue): conv.id
+                pool.submit(_worker, conv, by_conv[conv.id], config, queue, unanswerable): conv.id
                 for conv in dataset.conversations
             }
             try:

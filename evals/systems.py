@@ -174,11 +174,11 @@ def _ensure_registered(name: str) -> str | None:
     try:
         importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name is not None and module.startswith(exc.name):
+        if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
             return f"no adapter registered for {name!r} yet (module {module} does not exist)"
-        return f"the adapter of {name!r} cannot be imported: {exc}"
-    except ImportError as exc:
-        return f"the adapter of {name!r} cannot be imported: {exc}"
+        return f"the adapter of {name!r} cannot be imported: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # a broken adapter is reported, not allowed to stop the baselines
+        return f"the adapter of {name!r} cannot be imported: {type(exc).__name__}: {exc}"
     if name not in _FACTORIES:
         return f"importing {module} did not register a system named {name!r}"
     return None
