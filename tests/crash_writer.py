@@ -20,16 +20,27 @@ def main(data_dir: str, first_batch: int) -> None:
     with MemoryStore.open(data_dir, embedder=HashingEmbedder()) as store:
         for batch in range(first_batch, first_batch + 10_000):
             turns = [
-                Turn(id=f"B{batch}:{i}", session_id=f"S{batch}", speaker="Sam", session_time=when,
-                     text=f"In batch {batch} turn {i} Sam talks about topic {batch * 7 + i}.", index=i)
+                Turn(
+                    id=f"B{batch}:{i}",
+                    session_id=f"S{batch}",
+                    speaker="Sam",
+                    session_time=when,
+                    text=f"In batch {batch} turn {i} Sam talks about topic {batch * 7 + i}.",
+                    index=i,
+                )
                 for i in range(5)
             ]
             store.record_turns(ns, turns)
             print(f"journaled {batch}", flush=True)
             store.add_units(ns, [_turn_unit(ns, t) for t in turns])
             facts = [
-                make_unit(ns, Granularity.FACT, f"Sam mentioned topic {batch * 7 + i}",
-                          provenance=[t.id], entities=("Sam", f"topic {batch * 7 + i}"))
+                make_unit(
+                    ns,
+                    Granularity.FACT,
+                    f"Sam mentioned topic {batch * 7 + i}",
+                    provenance=[t.id],
+                    entities=("Sam", f"topic {batch * 7 + i}"),
+                )
                 for i, t in enumerate(turns)
             ]
             store.add_units(ns, facts)

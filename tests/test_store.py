@@ -49,10 +49,22 @@ def test_add_turns_and_search(open_store: StoreFactory, backend: str) -> None:
 @pytest.mark.parametrize("backend", ["memory", "chroma"])
 def test_supersede_keeps_history(open_store: StoreFactory, backend: str) -> None:
     store = open_store(backend)
-    old = make_unit(NS, Granularity.FACT, "Sam lives in Boston", provenance=["D1:1"],
-                    entities=("Sam", "Boston"), attribute="lives_in")
-    new = make_unit(NS, Granularity.FACT, "Sam lives in Denver", provenance=["D3:1"],
-                    entities=("Sam", "Denver"), attribute="lives_in")
+    old = make_unit(
+        NS,
+        Granularity.FACT,
+        "Sam lives in Boston",
+        provenance=["D1:1"],
+        entities=("Sam", "Boston"),
+        attribute="lives_in",
+    )
+    new = make_unit(
+        NS,
+        Granularity.FACT,
+        "Sam lives in Denver",
+        provenance=["D3:1"],
+        entities=("Sam", "Denver"),
+        attribute="lives_in",
+    )
     store.add_units(NS, [old])
     closed = store.supersede(NS, old.id, new, reason="moved")
     assert closed.valid_to is not None and closed.superseded_by == new.id
@@ -82,10 +94,21 @@ def test_merge_folds_provenance(open_store: StoreFactory) -> None:
 def test_delete_cascades_through_provenance(open_store: StoreFactory, backend: str) -> None:
     store = open_store(backend)
     turns = store.add_turns(NS, _turns())
-    fact = make_unit(NS, Granularity.FACT, "Sam adopted Biscuit on 7 May 2023",
-                     provenance=["D1:3"], entities=("Sam", "Biscuit"))
-    insight = make_unit(NS, Granularity.INSIGHT, "Sam is a dog person", kind=UnitKind.INFERENCE,
-                        provenance=["D1:3"], derived_from=(fact.id,))
+    fact = make_unit(
+        NS,
+        Granularity.FACT,
+        "Sam adopted Biscuit on 7 May 2023",
+        provenance=["D1:3"],
+        entities=("Sam", "Biscuit"),
+    )
+    insight = make_unit(
+        NS,
+        Granularity.INSIGHT,
+        "Sam is a dog person",
+        kind=UnitKind.INFERENCE,
+        provenance=["D1:3"],
+        derived_from=(fact.id,),
+    )
     unrelated = make_unit(NS, Granularity.FACT, "Sam is a nurse", provenance=["D1:1"])
     store.add_units(NS, [fact, insight, unrelated])
     report = store.delete(NS, [turns[2].id])
@@ -123,6 +146,11 @@ def test_reopen_in_another_process(tmp_path: Path, fake_embedder: object) -> Non
             print(store.stats(ns).units, hit.unit.provenance[0])
         """
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[1],
+    )
     assert out.stdout.split() == ["3", "D1:3"]

@@ -24,14 +24,21 @@ def _nothing_written(store: MemoryStore) -> None:
     ("turns", "message"),
     [
         ([{"id": "t1", "session_id": "s", "speaker": "Sam", "text": "   "}], "text is empty"),
-        ([{"id": "t1", "session_id": "s", "speaker": "Sam", "text": "x" * (MAX_TEXT_CHARS + 1)}],
-         "limit is"),
+        (
+            [{"id": "t1", "session_id": "s", "speaker": "Sam", "text": "x" * (MAX_TEXT_CHARS + 1)}],
+            "limit is",
+        ),
         ([{"id": "t1", "session_id": "s", "speaker": "Sam", "text": 42}], "text"),
         ([{"id": "t1", "session_id": "s", "text": "hello"}], "speaker"),
         (["just a string"], "must be a Turn or a dict"),
         ("not a list", "must be a sequence of Turn"),
-        ([{"id": "t1", "session_id": "s", "speaker": "S", "text": "a"},
-          {"id": "t1", "session_id": "s", "speaker": "S", "text": "b"}], "repeat"),
+        (
+            [
+                {"id": "t1", "session_id": "s", "speaker": "S", "text": "a"},
+                {"id": "t1", "session_id": "s", "speaker": "S", "text": "b"},
+            ],
+            "repeat",
+        ),
     ],
 )
 def test_bad_turns_write_nothing(open_store: StoreFactory, turns: object, message: str) -> None:
@@ -58,7 +65,9 @@ def test_invalid_namespace_is_named(user_id: str) -> None:
 def test_unit_of_another_namespace_is_rejected(open_store: StoreFactory) -> None:
     store = open_store("chroma")
     other = make_unit(Namespace(user_id="eve"), Granularity.FACT, "Eve likes tea")
-    with pytest.raises(InvalidInputError, match="belongs to namespace eve/default, not sam/default"):
+    with pytest.raises(
+        InvalidInputError, match="belongs to namespace eve/default, not sam/default"
+    ):
         store.add_units(NS, [other])
     _nothing_written(store)
 

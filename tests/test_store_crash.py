@@ -23,7 +23,10 @@ RUNS = 20
 def _run_and_kill(data: Path, delay: float, first_batch: int) -> set[int]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.crash_writer", str(data), str(first_batch)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)

@@ -37,7 +37,9 @@ operations = st.lists(
 
 
 def _seed(store: MemoryStore, ns: Namespace, sentences: list[str]) -> list[str]:
-    turns = [Turn(id=f"T{i}", session_id="S1", speaker="Sam", text=s) for i, s in enumerate(sentences)]
+    turns = [
+        Turn(id=f"T{i}", session_id="S1", speaker="Sam", text=s) for i, s in enumerate(sentences)
+    ]
     units = store.add_turns(ns, turns)
     facts = [
         make_unit(ns, Granularity.FACT, s, provenance=[f"T{i}"], entities=tuple(s.split()[:2]))
@@ -58,8 +60,11 @@ def _snapshot(store: MemoryStore, ns: Namespace) -> tuple[object, ...]:
 def test_no_operation_in_a_touches_b(tmp_path: Path, backend: str) -> None:
     counter = iter(range(10_000))
 
-    @settings(max_examples=25 if backend == "chroma" else 60, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=25 if backend == "chroma" else 60,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(sentences=st.lists(texts, min_size=3, max_size=6, unique=True), ops=operations)
     def check(sentences: list[str], ops: list[tuple[str, object]]) -> None:
         data = tmp_path / f"run{next(counter)}"
