@@ -1,0 +1,243 @@
+"""The command line through typer's CliRunner, plus real subprocess runs of `chat` and `demo`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from app import app
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "evals" / "samples" / "demo_conversation.json"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    values = {
+        "HYPERMNESIA_DATA_DIR": str(tmp_path / "data"),
+        "HYPERMNESIA_EMBEDDER": "fake",
+        "COLUMNS": "200",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("HYPERMNESIA_LLM_MODEL", raising=False)
+    return values
+
+
+@pytest.fixture
+def cli(env: dict[str, str]) -> Any:
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None, code: int = 0) -> Any:
+        result = runner.invoke(app, list(args), input=input)
+        assert result.exit_code == code, (result.output, result.exception)
+        return result
+
+    return run
+
+
+@pytest.fixture
+def ingested(cli: Any) -> Any:
+    cli("ingest", str(SAMPLE), "--user", "sam")
+    return cli
+
+
+def _recall(cli: Any, question: str, user: str = "sam") -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(cli("recall", question, "--user", user, "--json").stdout)
+    return result
+
+
+def test_ingest_prints_decisions_and_run_ids(cli: Any) -> None:
+    result = cli("ingest", str(SAMPLE), "--user", "sam", "--json")
+    (report,) = json.loads(result.stdout)
+    assert report["namespace"] == "sam/default"
+    assert report["turns"] == 19
+    assert len(report["run_ids"]) == 4 and all(r.startswith("run-") for r in report["run_ids"])
+    assert report["decisions"].get("new", 0) > 0
+    table = cli("ingest", str(SAMPLE), "--user", "sam").stdout
+    assert "S1" in table and "S4" in table and "total" in table
+    assert report["run_ids"][0] not in table  # a second ingest is a new run
+
+
+def test_malformed_file_is_rejected_whole(cli: Any, tmp_path: Path) -> None:
+    data = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    del data["sessions"][3]["turns"][2]["text"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    result = cli("ingest", str(bad), "--user", "sam", code=1)
+    assert "bad.json" in result.output and "session S4 turn 3 lacks 'text'" in result.output
+    assert json.loads(cli("traces", "list", "--json").stdout) == []
+    cli("ingest", str(tmp_path / "none.json"), "--user", "sam", code=1)
+
+
+def _locomo(tmp_path: Path) -> Path:
+    def item(sample_id: str) -> dict[str, Any]:
+        return {
+            "sample_id": sample_id,
+            "conversation": {
+                "speaker_a": "Ann",
+                "speaker_b": "Bo",
+                "session_1_date_time": "1:56 pm on 8 May, 2023",
+                "session_1": [
+                    {"speaker": "Ann", "dia_id": "D1:1", "text": f"I keep bees ({sample_id})."},
+                    {"speaker": "Bo", "dia_id": "D1:2", "text": "How many hives?"},
+                ],
+            },
+            "qa": [],
+            "observation": {"session_1_observation": "SECRET"},
+        }
+
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps([item("conv-a"), item("conv-b")]), encoding="utf-8")
+    return path
+
+
+def test_ingest_locomo_conversations(cli: Any, tmp_path: Path) -> None:
+    path = _locomo(tmp_path)
+    result = cli("ingest", str(path), "--user", "x", code=1)
+    assert "--conversation" in result.output
+    (report,) = json.loads(cli("ingest", str(path), "-c", "conv-b", "--json").stdout)
+    assert report["namespace"] == "conv-b/default" and report["turns"] == 2
+    cli("ingest", str(path), "-c", "conv-z", code=1)
+    reports = json.loads(cli("ingest", str(path), "--json").stdout)
+    assert [r["namespace"] for r in reports] == ["conv-a/default", "conv-b/default"]
+    evidence = _recall(cli, "bees", user="conv-a")["evidence"]
+    assert any("conv-a" in e["text"] for e in evidence)
+    assert not any("conv-b" in e["text"] or "SECRET" in e["text"] for e in evidence)
+
+
+def test_recall_table_and_json(ingested: Any) -> None:
+    result = _recall(ingested, "Where does Sam live now?")
+    assert result["run_id"].startswith("run-") and result["evidence"]
+    assert any("Denver" in e["text"] for e in result["evidence"])
+    table = ingested("recall", "Where does Sam live now?", "--user", "sam", "--budget", "300")
+    assert "verdict" in table.stdout and "/300" in table.stdout and "Denver" in table.stdout
+
+
+def test_bad_namespace_and_budget(cli: Any) -> None:
+    result = cli("recall", "anything", "--user", "not a user", code=1)
+    assert "invalid namespace part 'not a user'" in result.output
+    cli("recall", "anything", "--user", "sam", "--budget", "0", code=2)
+
+
+def test_global_data_dir_option(cli: Any, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    cli("--data-dir", str(other), "ingest", str(SAMPLE), "--user", "sam")
+    assert other.is_dir()
+    assert json.loads(cli("traces", "list", "--json").stdout) == []
+    runs = json.loads(cli("--data-dir", str(other), "traces", "list", "--json").stdout)
+    assert len(runs) == 4
+
+
+def test_history_shows_events_and_units(ingested: Any) -> None:
+    evidence = _recall(ingested, "Where does Sam live now?")["evidence"]
+    unit = evidence[0]["unit_id"]
+    data = json.loads(ingested("history", unit, "--user", "sam", "--json").stdout)
+    assert data["events"] and unit in {u["id"] for u in data["units"]}
+    assert all(e["op"] for e in data["events"])
+    table = ingested("history", unit, "--user", "sam").stdout
+    assert "History of" in table and data["events"][0]["op"] in table
+    missing = ingested("history", "u" + "0" * 32, "--user", "sam", code=1)
+    assert "no history" in missing.output
+
+
+def test_history_of_superseded_fact(ingested: Any, env: dict[str, str]) -> None:
+    from graphs.client import Hypermnesia
+    from memory.model import Namespace
+
+    with Hypermnesia.open(env["HYPERMNESIA_DATA_DIR"]) as hm:
+        closed = [u for u in hm.store.units(Namespace(user_id="sam")) if not u.is_current]
+    boston = next(u for u in closed if "Boston" in u.text)
+    data = json.loads(ingested("history", boston.id, "--user", "sam", "--json").stdout)
+    supersede = [e for e in data["events"] if e["op"] == "supersede"]
+    assert supersede and boston.id in supersede[0]["unit_ids"]
+    units = {u["id"]: u for u in data["units"]}
+    assert units[boston.id]["valid_to"] is not None
+    assert "Denver" in units[units[boston.id]["superseded_by"]]["text"]
+    table = ingested("history", boston.id, "--user", "sam").stdout
+    assert "supersede" in table and "(closed)" in table and "Denver" in table
+
+
+def test_forget_asks_then_cascades(ingested: Any) -> None:
+    evidence = _recall(ingested, "peanuts allergy")["evidence"]
+    turn = next(e for e in evidence if e["granularity"] == "turn" and "peanuts" in e["text"])
+    declined = ingested("forget", turn["unit_id"], "--user", "sam", input="n\n", code=1)
+    assert turn["unit_id"] in declined.output
+    still = _recall(ingested, "peanuts allergy")["evidence"]
+    assert any(e["unit_id"] == turn["unit_id"] for e in still)
+    done = ingested("forget", turn["unit_id"], "--user", "sam", "--yes", "--json")
+    report = json.loads(done.stdout)
+    assert turn["unit_id"] in report["deleted"] and report["turns_deleted"]
+    after = _recall(ingested, "peanuts allergy")["evidence"]
+    assert not any(set(e["provenance"]) & set(report["turns_deleted"]) for e in after)
+    ingested("forget", turn["unit_id"], "--user", "sam", "--yes", code=1)
+
+
+def test_traces_list_and_show(ingested: Any) -> None:
+    run_id = _recall(ingested, "When did Sam adopt Biscuit?")["run_id"]
+    runs = json.loads(ingested("traces", "list", "--user", "sam", "--json").stdout)
+    assert runs[0]["run_id"] == run_id and len(runs) == 5
+    assert json.loads(ingested("traces", "list", "--user", "nobody", "--json").stdout) == []
+    shown = json.loads(ingested("traces", "show", run_id, "--json").stdout)
+    assert shown["run_id"] == run_id and shown["steps"]
+    tree = ingested("traces", "show", run_id).stdout
+    assert run_id in tree and shown["steps"][0]["agent"] in tree and "→" in tree
+    listed = ingested("traces", "list", "--limit", "2").stdout
+    assert run_id in listed
+    ingested("traces", "show", "run-nope", code=1)
+
+
+def test_chat_from_piped_stdin(cli: Any) -> None:
+    lines = "I adopted a cat named Miso.\n\nWhat is my cat called?\n/quit\nnever read\n"
+    result = cli("chat", "--user", "kim", input=lines)
+    assert "no LLM configured" in result.stdout
+    assert result.stdout.count("Miso") >= 1 and "2 exchange(s)" in result.stdout
+    evidence = _recall(cli, "cat called", user="kim")["evidence"]
+    assert any("What is my cat called?" in e["text"] for e in evidence)
+    assert not any("never read" in e["text"] for e in evidence)
+
+
+def _subprocess_env(env: dict[str, str] | None) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HYPERMNESIA_")}
+    base.update(LITELLM_LOCAL_MODEL_COST_MAP="True", HF_HUB_OFFLINE="1", COLUMNS="160")
+    base.update(env or {})
+    return base
+
+
+@pytest.mark.slow
+def test_chat_subprocess_with_piped_stdin(env: dict[str, str]) -> None:
+    proc = subprocess.run(
+        [sys.executable, "app.py", "chat", "--user", "lee"],
+        input="My bike is a red Bianchi.\nWhat colour is my bike?\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_subprocess_env(env),
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Bianchi" in proc.stdout and "2 exchange(s)" in proc.stdout
+
+
+@pytest.mark.slow
+def test_demo_subprocess_with_the_default_embedder(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "app.py", "demo", "--data-dir", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_subprocess_env(None),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "3/3 claims held" in out
+    assert "Denver" in out and "Boston" in out and "2023-05-07" in out and "Flour Bakery" in out
+    assert "traces show run-" in out
