@@ -1,0 +1,112 @@
+"""LLM steps through litellm against a real local model (llama.cpp server, SmolLM2-135M).
+
+The model is tiny, so what is checked is the plumbing, not the quality: every reply either parses
+into the step's pydantic model, or the loud fallback is taken and recorded; tokens are counted.
+Skipped only outside CI when llama-cpp-python is not installed; in CI that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from memory.llm import LiteLLMClient, LLMCall
+from memory.model import Turn
+from prompts.constructor import FACTS, ExtractedFact, FactList
+from prompts.judge import SUFFICIENCY, SufficiencyVerdict
+from tests.local_llm_server import MODEL_ALIAS, llama_cpp_missing, llama_server
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+WHEN = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
+TURNS = [
+    Turn(
+        id="D1:1",
+        session_id="D1",
+        speaker="Caroline",
+        text="I went to an LGBTQ support group yesterday and it was so powerful.",
+        session_time=WHEN,
+    ),
+    Turn(
+        id="D1:2",
+        session_id="D1",
+        speaker="Melanie",
+        text="That's great! I ran a charity race for mental health last Saturday.",
+        session_time=WHEN,
+        index=1,
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[LiteLLMClient]:
+    missing = llama_cpp_missing()
+    if missing is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"the local LLM test must run in CI: {missing}")
+        pytest.skip(missing)
+    with llama_server(n_ctx=2048) as api_base:
+        yield LiteLLMClient(
+            f"openai/{MODEL_ALIAS}",
+            api_base=api_base,
+            timeout_s=300.0,
+            max_retries=1,
+            max_tokens=200,
+            backoff_s=0.5,
+            backoff_max_s=2.0,
+        )
+
+
+def _check_call(call: LLMCall | None, reason: str | None, prompt_name: str) -> LLMCall:
+    assert call is not None, "an LLM step must leave a call record"
+    assert (call.prompt_name, call.prompt_version) == (prompt_name, "v1")
+    assert call.model == f"openai/{MODEL_ALIAS}" and call.attempts >= 1 and call.latency_ms > 0
+    if reason is None:
+        assert call.ok and call.error is None
+    else:  # the loud fallback: recorded with why, and the raw reply kept when it did not parse
+        assert not call.ok and call.error and prompt_name in reason
+        if "LLMOutputError" in reason:
+            assert call.raw_text is not None
+    assert call.input_tokens is not None and call.input_tokens > 0
+    assert call.output_tokens is not None and call.output_tokens > 0
+    assert call.cost_usd is None  # a local model has no known price
+    return call
+
+
+def test_constructor_facts_parse_or_fall_back_loudly(client: LiteLLMClient) -> None:
+    def deterministic() -> FactList:
+        facts = [
+            ExtractedFact(text=t.text, subject=t.speaker, source_turn_ids=[t.id]) for t in TURNS
+        ]
+        return FactList(facts=facts)
+
+    value, call, reason = FACTS.run(client, TURNS, fallback=deterministic)
+    _check_call(call, reason, "constructor.facts")
+    assert isinstance(value, FactList)
+    if reason is not None:
+        assert value == deterministic()
+    for fact in value.facts:
+        assert fact.event_date is None or len(fact.event_date) == 10
+        assert 0.0 <= fact.importance <= 1.0
+
+
+def test_judge_sufficiency_parses_or_falls_back_loudly(client: LiteLLMClient) -> None:
+    def deterministic() -> SufficiencyVerdict:
+        return SufficiencyVerdict(sufficient=True, reason="one matching turn")
+
+    value, call, reason = SUFFICIENCY.run(
+        client,
+        "When did Caroline go to the LGBTQ support group?",
+        [("D1:1", "Caroline: I went to an LGBTQ support group yesterday (2023-05-07).")],
+        fallback=deterministic,
+    )
+    _check_call(call, reason, "judge.sufficiency")
+    assert isinstance(value, SufficiencyVerdict)
+    assert isinstance(value.sufficient, bool) and isinstance(value.conflicting_ids, list)
+    if reason is not None:
+        assert value == deterministic()
