@@ -22,6 +22,7 @@ import numpy as np
 
 from agents.analysis import QueryAnalysis, analyze_query, content_tokens, format_day
 from agents.recipes import Recipe
+from memory.errors import InvalidInputError
 from memory.model import Granularity, MemoryUnit, Namespace, UnitFilter, VertexKind, vertex_id
 from memory.store import MemoryStore
 from memory.tokens import count_tokens
@@ -143,9 +144,12 @@ def graph_candidates(
     seed_edges = {uid: 1.0 / (1 + rank) for rank, (uid, _) in enumerate(seed_hits)}
     if not seed_vertices and not seed_edges:
         return []
-    edge_scores, _ = graph.personalized_pagerank(
-        ns, seed_vertices=seed_vertices, seed_edges=seed_edges, current_only=True
-    )
+    try:
+        edge_scores, _ = graph.personalized_pagerank(
+            ns, seed_vertices=seed_vertices, seed_edges=seed_edges, current_only=True
+        )
+    except InvalidInputError:  # every seed left the current graph since the view was built
+        return []
     ranked = sorted(edge_scores.items(), key=lambda kv: -kv[1])
     return ranked[: recipe.pool]
 
