@@ -266,3 +266,15 @@ def test_an_embedder_name_is_its_own_spec() -> None:
     for model in (MiniLMEmbedder(), HashingEmbedder(128), LiteLLMEmbedder("openai/x", dim=4)):
         rebuilt = embedder_from_spec(model.name)
         assert type(rebuilt) is type(model) and rebuilt.name == model.name
+
+
+def test_public_names() -> None:
+    assert sorted(embeddings.__all__) == [
+        "Embedder",
+        "HashingEmbedder",
+        "LiteLLMEmbedder",
+        "MiniLMEmbedder",
+        "embedder_from_settings",
+        "embedder_from_spec",
+        "l2_normalize",
+    ]

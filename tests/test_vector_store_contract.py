@@ -448,3 +448,16 @@ def test_a_server_that_goes_away_is_unavailable(tmp_path: Path) -> None:
         with pytest.raises(StoreUnavailableError):
             store.put(A, _units(A, 3))
         backend.close()
+
+
+def test_public_names() -> None:
+    import memory.vector_store as module
+
+    assert sorted(module.__all__) == [
+        "COLLECTION",
+        "ChromaBackend",
+        "InMemoryBackend",
+        "VectorBackend",
+        "VectorRecord",
+        "VectorStore",
+    ]
