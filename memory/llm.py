@@ -390,11 +390,13 @@ class LiteLLMClient:
             before_sleep=before_sleep,
             reraise=True,
         )
-        attempts_before = tally.attempts
+        attempts_before, timeouts_before = tally.attempts, tally.timeouts
         try:
             response = retrying(attempt)
         except Exception as exc:
-            timed_out = tally.timeouts and tally.timeouts == tally.attempts - attempts_before
+            # LLMTimeoutError only when every attempt of this request timed out.
+            timeouts = tally.timeouts - timeouts_before
+            timed_out = timeouts > 0 and timeouts == tally.attempts - attempts_before
             kind: type[LLMError] = LLMTimeoutError if timed_out else LLMError
             what = "timed out" if timed_out else f"failed ({type(exc).__name__})"
             message = f"{prompt}: {self.model} {what} after {tally.attempts} attempt(s): {exc}"

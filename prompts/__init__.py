@@ -1,8 +1,11 @@
 """Versioned prompts, one module per LLM step, each beside its pydantic output model.
 
-from prompts import get_prompt
-prompt = get_prompt("judge.sufficiency")          # the latest version
-verdict, call, fallback_reason = prompt.run(client, question, hits, fallback=deterministic)
+Usage::
+
+    from prompts import get_prompt
+
+    prompt = get_prompt("judge.sufficiency")  # the latest version
+    verdict, call, fallback_reason = prompt.run(client, question, hits, fallback=deterministic)
 """
 
 from __future__ import annotations

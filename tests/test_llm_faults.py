@@ -170,3 +170,13 @@ def test_refused_response_format_degrades_to_plain_json_mode(server: FaultServer
     first, second = server.requests
     assert first["response_format"]["type"] == "json_schema"
     assert second["response_format"]["type"] == "json_object"
+
+
+def test_a_timeout_then_a_server_error_is_a_plain_llm_error(server: FaultServer) -> None:
+    server.script(Stall(30.0), Status(502, "bad gateway"))
+    with pytest.raises(LLMError, match="bad gateway") as info:
+        client(server, retries=1, timeout_s=0.5).structured(
+            MESSAGES, SufficiencyVerdict, prompt=PROMPT
+        )
+    assert not isinstance(info.value, LLMTimeoutError)
+    assert len(server.requests) == 2
