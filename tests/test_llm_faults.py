@@ -126,11 +126,15 @@ def test_unrepairable_output_is_re_asked_with_the_validation_error(server: Fault
 
 
 def test_output_that_never_validates_is_an_output_error_with_raw_text(
-    server: FaultServer,
+    server: FaultServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.script(Reply("I think Rome?"), Reply("Still not JSON, sorry."))
-    with pytest.raises(LLMOutputError) as info:
+    with (
+        caplog.at_level(logging.WARNING, logger="memory.llm"),
+        pytest.raises(LLMOutputError) as info,
+    ):
         client(server).structured(MESSAGES, SufficiencyVerdict, prompt=PROMPT)
+    assert "judge.sufficiency@v1" in caplog.text and "Still not JSON, sorry." in caplog.text
     call = info.value.call
     assert call is not None and not call.ok and call.attempts == 2
     assert call.raw_text == "Still not JSON, sorry."
