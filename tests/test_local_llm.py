@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +111,31 @@ def test_judge_sufficiency_parses_or_falls_back_loudly(client: LiteLLMClient) ->
     assert isinstance(value.sufficient, bool) and isinstance(value.conflicting_ids, list)
     if reason is not None:
         assert value == deterministic()
+
+
+def test_agents_run_in_llm_mode_and_never_lose_a_turn(
+    client: LiteLLMClient, tmp_path: Path
+) -> None:
+    """The constructor and judge agents through the graphs, on the real model."""
+    from graphs.client import Hypermnesia
+    from memory.embeddings import HashingEmbedder
+    from memory.model import Namespace
+
+    ns = Namespace(user_id="caroline")
+    with Hypermnesia.open(tmp_path, embedder=HashingEmbedder(), llm=client) as hm:
+        written = hm.remember(ns, TURNS[:1])
+        assert [t.id for t in hm.store.journal.turns(ns)] == ["D1:1"]
+        assert hm.store.stats(ns).units_by_granularity.get("turn") == 1, "the turn is stored"
+        constructor = hm.traces.get(written.run_id).steps[0]
+        assert constructor.agent == "constructor" and constructor.llm_calls
+        call = constructor.llm_calls[0]
+        assert call.prompt == "constructor.facts.v1"
+        assert (call.input_tokens or 0) > 0 and (call.output_tokens or 0) > 0
+        assert call.ok or constructor.fallback, "a failed call must leave a loud fallback"
+        assert written.llm_calls >= 1 and written.llm_tokens > 0
+
+        recalled = hm.recall(ns, "When did Caroline go to the support group?", max_iterations=1)
+        judge = next(s for s in hm.traces.get(recalled.run_id).steps if s.agent == "judge")
+        assert judge.llm_calls and judge.llm_calls[0].prompt == "judge.sufficiency.v1"
+        assert judge.llm_calls[0].ok or judge.fallback
+        assert recalled.evidence, "evidence comes back whatever the model says"
