@@ -8,7 +8,8 @@ Units are bi-temporal: ``event_time`` says when the remembered thing happened, `
 it was written; ``valid_from`` / ``valid_to`` bound the period the unit was believed true. An update
 closes the old unit (``valid_to`` + ``superseded_by``) and never erases it.
 
-In the hypergraph every unit is a hyperedge over the vertices it mentions: entities and time anchors.
+In the hypergraph every unit is a hyperedge over the vertices it mentions: entities and time
+anchors.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ def _check_text(text: str) -> str:
     if not stripped:
         raise InvalidInputError("text is empty")
     if len(text) > MAX_TEXT_CHARS:
-        raise InvalidInputError(f"text is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}")
+        raise InvalidInputError(
+            f"text is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}"
+        )
     return text
 
 
@@ -152,7 +155,9 @@ class Turn(BaseModel):
 
     id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
     """Turn id, unique within the namespace (LoCoMo's ``D1:3``); provenance points at it."""
-    session_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+    session_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)
+    ]
     speaker: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
     text: Text
     session_time: AwareDatetime | None = None
@@ -188,7 +193,8 @@ class MemoryUnit(BaseModel):
     entities: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     attribute: str | None = None
-    """For facts: the attribute of the main entity it sets (``lives_in``), used to find conflicts."""
+    """The slot a fact sets on its first entity, ``name=value`` (``lives_in=denver``): two current
+    facts setting one slot to different values conflict."""
     importance: float = Field(default=0.5, ge=0.0, le=1.0)
     access_count: int = Field(default=0, ge=0)
     last_accessed: AwareDatetime | None = None

@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     """A Chroma server to use instead of the embedded one (``chroma run``)."""
     chroma_port: int = 8000
     embedder: str = "minilm"
-    """``minilm`` (local int8 ONNX, the default), ``fake`` (tests), or ``litellm:<provider/model>``."""
+    """``minilm`` (local int8 ONNX, the default), ``fake`` (tests) or ``litellm:<provider/model>``.
+    """
     embed_batch_size: int = Field(default=64, ge=1, le=4096)
     llm_model: str | None = None
     """A litellm ``provider/model`` string; unset means the deterministic agents."""
