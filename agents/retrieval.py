@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -184,7 +184,7 @@ def route_weights(
 
 
 def fuse(
-    lists: dict[str, tuple[float, Sequence[tuple[str, float]]]],
+    lists: Mapping[str, tuple[float, Sequence[tuple[str, float]]]],
     units: dict[str, MemoryUnit],
     *,
     rrf_k: float,
