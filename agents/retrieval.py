@@ -47,7 +47,8 @@ class NamespaceView:
     units: dict[str, MemoryUnit]
     order: list[str]
     bm25: bm25s.BM25 | None
-    speakers: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    """Speakers and proper names mentioned anywhere in the namespace (for query analysis)."""
     tokens: dict[str, int] = field(default_factory=dict)
 
     def lexical(
@@ -101,8 +102,11 @@ def view_for(store: MemoryStore, ns: Namespace) -> NamespaceView:
     if any(corpus):
         bm25 = bm25s.BM25(k1=1.2, b=0.75)
         bm25.index([doc or ["_"] for doc in corpus], show_progress=False)
-    speakers = tuple(sorted({u.speaker for u in units.values() if u.speaker}))
-    view = NamespaceView(version=version, units=units, order=order, bm25=bm25, speakers=speakers)
+    names = {u.speaker for u in units.values() if u.speaker}
+    names |= {e for u in units.values() for e in u.entities if e[:1].isupper()}
+    view = NamespaceView(
+        version=version, units=units, order=order, bm25=bm25, names=tuple(sorted(names))
+    )
     with _VIEWS_LOCK:
         _VIEWS[key] = view
     return view

@@ -42,7 +42,7 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     iteration = state.get("iteration", 0)
     with clock() as timer:
         view = view_for(store, ns)
-        analysis = cached_query_analysis(query, view.speakers)
+        analysis = cached_query_analysis(query, view.names)
         spans = [(m.start, m.end) for m in analysis.dates] if recipe.temporal else []
         lists: dict[str, tuple[float, list[tuple[str, float]]]] = {}
         dense = []
