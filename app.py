@@ -289,14 +289,16 @@ def _evidence_table(result: RecallResult, title: str | None = None) -> Table:
     table.add_column("#", justify="right", style="dim")
     table.add_column("score", justify="right")
     table.add_column("granularity")
-    table.add_column("source", style="magenta")
+    table.add_column("source", style="magenta", overflow="fold", max_width=13)
     table.add_column("date", no_wrap=True)
     table.add_column("text", ratio=1)
+    table.add_column("unit id", style="cyan", overflow="fold", max_width=17)
     for n, e in enumerate(result.evidence, start=1):
         text = escape(e.text) if e.current else f"[dim]{escape(e.text)} (superseded)[/]"
-        table.add_row(str(n), f"{e.score:.3f}", e.granularity, e.source, _day(e.event_time), text)
+        when = _day(e.event_time)
+        table.add_row(str(n), f"{e.score:.3f}", e.granularity, e.source, when, text, e.unit_id)
     if not result.evidence:
-        table.add_row("", "", "", "", "", "[dim]no evidence found[/]")
+        table.add_row("", "", "", "", "", "[dim]no evidence found[/]", "")
     return table
 
 
@@ -416,12 +418,12 @@ def chat(
 
 def _units_table(units: Sequence[MemoryUnit], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    table.add_column("unit id", style="cyan", no_wrap=True)
+    table.add_column("unit id", style="cyan", overflow="fold", max_width=17)
     table.add_column("granularity")
-    table.add_column("text", ratio=1, min_width=32)
-    table.add_column("valid from", no_wrap=True)
-    table.add_column("valid to", no_wrap=True)
-    table.add_column("superseded by", style="cyan")
+    table.add_column("text", ratio=1)
+    table.add_column("valid from")
+    table.add_column("valid to")
+    table.add_column("superseded by", style="cyan", overflow="fold", max_width=17)
     for u in units:
         status = "" if u.is_current else "[dim](closed)[/] "
         table.add_row(
@@ -457,7 +459,7 @@ def forget(
                 if preview.turns_deleted:
                     out.print(f"raw turns deleted too: {', '.join(preview.turns_deleted)}")
             if not yes and not typer.confirm("Delete them?", default=False, err=True):
-                err.print("nothing deleted")
+                err.print(("" if sys.stdin.isatty() else "\n") + "nothing deleted")
                 raise typer.Exit(1)
             report = hm.forget(ns, unit_ids)
         if json_out:
