@@ -806,10 +806,14 @@ def demo(
                 expand=False,
             )
         )
-        hint = "\n".join(f"[cyan]{r}[/]" for r in run_ids)
-        hint += f"\n\nwrite runs: {report.sessions[0].run_id} … {report.sessions[-1].run_id}"
-        hint += f"\n[bold]python app.py --data-dir {root} traces show {run_ids[-1]}[/]"
-        out.print(Panel(hint, title="Trace ids of the recalls", expand=False))
+        labels = ("updated fact", "relative date", "multi-hop")
+        hint = "\n".join(
+            f"{n}. {label}: [cyan]{r}[/]"
+            for n, (label, r) in enumerate(zip(labels, run_ids, strict=True), start=1)
+        )
+        hint += f"\nwrites: {report.sessions[0].run_id} … {report.sessions[-1].run_id}"
+        hint += f"\n\n[bold]python app.py --data-dir {root} traces show {run_ids[-1]}[/]"
+        out.print(Panel(hint, title="Trace ids", expand=False))
         out.print(_stats_table(stats, time.perf_counter() - started, ingest_seconds))
         if held < len(checks):
             err.print(f"[bold red]{len(checks) - held} demo claim(s) did not hold.[/]")
