@@ -284,7 +284,9 @@ def ingest(
 # -- recall --------------------------------------------------------------------------------------
 
 
-def _evidence_table(result: RecallResult, title: str | None = None) -> Table:
+def _evidence_table(
+    result: RecallResult, title: str | None = None, limit: int | None = None
+) -> Table:
     table = Table(title=title, title_justify="left", expand=False)
     table.add_column("#", justify="right", style="dim")
     table.add_column("score", justify="right")
@@ -293,10 +295,14 @@ def _evidence_table(result: RecallResult, title: str | None = None) -> Table:
     table.add_column("date", no_wrap=True)
     table.add_column("text", ratio=1)
     table.add_column("unit id", style="cyan", overflow="fold", max_width=17)
-    for n, e in enumerate(result.evidence, start=1):
+    shown = result.evidence if limit is None else result.evidence[:limit]
+    for n, e in enumerate(shown, start=1):
         text = escape(e.text) if e.current else f"[dim]{escape(e.text)} (superseded)[/]"
         when = _day(e.event_time)
         table.add_row(str(n), f"{e.score:.3f}", e.granularity, e.source, when, text, e.unit_id)
+    if len(shown) < len(result.evidence):
+        more = len(result.evidence) - len(shown)
+        table.add_row("", "", "", "", "", f"[dim]… {more} more (python app.py recall)[/]", "")
     if not result.evidence:
         table.add_row("", "", "", "", "", "[dim]no evidence found[/]", "")
     return table
@@ -674,7 +680,7 @@ def _superseded_home(hm: Hypermnesia, ns: Namespace) -> tuple[MemoryUnit, Memory
 def _demo_update(hm: Hypermnesia, ns: Namespace) -> tuple[_Check, str]:
     question = "Where does Sam live now?"
     result = hm.recall(ns, question, budget=400)
-    out.print(_evidence_table(result, title=f"1 · An updated fact: {question!r}"))
+    out.print(_evidence_table(result, title=f"1 · An updated fact: {question!r}", limit=5))
     claim = "Sam lives in Denver now; the Boston fact is superseded, not erased"
     denver = [n for n, e in enumerate(result.evidence, start=1) if _mentions(e, "denver")]
     stale = [
@@ -712,7 +718,7 @@ def _demo_update(hm: Hypermnesia, ns: Namespace) -> tuple[_Check, str]:
 def _demo_date(hm: Hypermnesia, ns: Namespace) -> tuple[_Check, str]:
     question = "When did Sam adopt Biscuit?"
     result = hm.recall(ns, question, budget=400)
-    out.print(_evidence_table(result, title=f"2 · A relative date: {question!r}"))
+    out.print(_evidence_table(result, title=f"2 · A relative date: {question!r}", limit=5))
     target = date(2023, 5, 7)
     claim = "'yesterday' on 8 May 2023 resolves to 7 May 2023"
     for e in result.evidence:
@@ -727,7 +733,11 @@ def _demo_date(hm: Hypermnesia, ns: Namespace) -> tuple[_Check, str]:
 def _demo_multihop(hm: Hypermnesia, ns: Namespace) -> tuple[_Check, str]:
     question = "Where does the person who helped Sam pick Biscuit work?"
     result = hm.recall(ns, question, budget=600)
-    out.print(_evidence_table(result, title=f"3 · Multi-hop through the hypergraph: {question!r}"))
+    out.print(
+        _evidence_table(
+            result, title=f"3 · Multi-hop through the hypergraph: {question!r}", limit=5
+        )
+    )
     claim = "Maya → Flour Bakery, with evidence reached through the hypergraph"
     bakery = [e for e in result.evidence if _mentions(e, "flour bakery")]
     via_graph = [e for e in result.evidence if "graph" in e.source.split("+")]

@@ -236,6 +236,8 @@ def _fact_unit(
         keywords=tuple(keyphrases(text, k=5)),
         attribute=f"{slot.attribute}={slot.value}" if slot else None,
         importance=max(0.0, min(1.0, importance)),
+        # valid time, not transaction time: a fact holds from when it happened
+        **({"valid_from": event_time} if event_time is not None else {}),
     )
 
 

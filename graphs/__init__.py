@@ -2,13 +2,20 @@
 
 ``Hypermnesia`` is what applications hold; ``graphs.memory_node`` plugs it into a LangGraph
 chatbot; ``graphs.write_graph`` / ``graphs.read_graph`` expose ``builder`` and ``graph``.
+
+Names are resolved lazily: the agents import ``graphs.context`` and ``graphs.state``, and the
+graphs import the agents, so importing the engine here eagerly would be circular.
 """
 
 from __future__ import annotations
 
-from graphs.client import Hypermnesia
-from graphs.context import RunContext
-from graphs.results import Evidence, RecallResult, RememberResult, WriteDecision
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from graphs.client import Hypermnesia
+    from graphs.context import RunContext
+    from graphs.results import Evidence, RecallResult, RememberResult, WriteDecision
 
 __all__ = [
     "Evidence",
@@ -18,3 +25,18 @@ __all__ = [
     "RunContext",
     "WriteDecision",
 ]
+
+_HOME = {
+    "Hypermnesia": "graphs.client",
+    "RunContext": "graphs.context",
+    "Evidence": "graphs.results",
+    "RecallResult": "graphs.results",
+    "RememberResult": "graphs.results",
+    "WriteDecision": "graphs.results",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(_HOME[name]), name)
+    raise AttributeError(f"module 'graphs' has no attribute {name!r}")
