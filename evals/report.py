@@ -45,7 +45,11 @@ METHOD_NOTES = {
         "'overall' is the mean over questions of the categories that count towards it "
         "(LoCoMo: categories 1-4; adversarial questions are reported on their own)."
     ),
-    "tokens_per_query": "Tokens per query: mean tokens packed at the largest budget.",
+    "tokens_per_query": (
+        "Tokens per query: mean tokens packed at the largest budget. Turns covered per query: "
+        "mean number of distinct source turns the packed items map to (finer units such as "
+        "facts cover more turns per token than whole turns)."
+    ),
     "latency": (
         "Latency: wall time of one retrieve call in the worker process, over every call "
         "(one per question and budget)."
@@ -121,6 +125,9 @@ def _system_summary(
         "tokens_per_query": _round(mean(r.tokens[top] for r in records), 1),
         "tokens_per_query_by_budget": {
             str(b): _round(mean(r.tokens[b] for r in records), 1) for b in budgets
+        },
+        "turns_covered_per_query": {
+            str(b): _round(mean(r.covered[b] for r in records), 1) for b in budgets
         },
         "latency_ms": {
             "p50": _round(percentile(latencies, 50), 3),
@@ -268,6 +275,19 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     out += [_md_table(["system", *cats], _category_rows(results, "ndcg@10", None)), ""]
     out += ["## MRR per category", ""]
     out += [_md_table(["system", *cats], _category_rows(results, "mrr", None)), ""]
+    out += ["## Tokens and turns covered per query", ""]
+    header = ["system"]
+    header += [f"tokens@{b}" for b in results["budgets"]]
+    header += [f"turns@{b}" for b in results["budgets"]]
+    rows = [
+        [
+            name,
+            *(_fmt(s["tokens_per_query_by_budget"][str(b)], 0) for b in results["budgets"]),
+            *(_fmt(s["turns_covered_per_query"][str(b)], 1) for b in results["budgets"]),
+        ]
+        for name, s in results["systems"].items()
+    ]
+    out += [_md_table(header, rows), ""]
     out += ["## Ingest cost", ""]
     header = ["system", "conversations", "reused", "turns", "seconds", "LLM calls/turn"]
     header.append("LLM tokens/turn")

@@ -111,6 +111,8 @@ class QuestionRecord:
     recall: dict[int, float]
     hit: dict[int, float]
     tokens: dict[int, int]
+    covered: dict[int, int]
+    """How many distinct turns the packed items cover, per budget."""
     ndcg: float
     mrr: float
     latency_ms: dict[int, float]
@@ -224,9 +226,11 @@ def _score(
     recall: dict[int, float] = {}
     hits: dict[int, float] = {}
     tokens: dict[int, int] = {}
+    n_covered: dict[int, int] = {}
     for budget in config.budgets:
         packed = pack(answers[budget], budget)
         covered = covered_turns(packed)
+        n_covered[budget] = len(covered)
         recall[budget] = evidence_recall(question.evidence, covered)
         hits[budget] = hit(question.evidence, covered)
         tokens[budget] = sum(item.tokens for item in packed)
@@ -240,6 +244,7 @@ def _score(
         recall=recall,
         hit=hits,
         tokens=tokens,
+        covered=n_covered,
         ndcg=ndcg_at_k(ranked, question.evidence, config.ndcg_k),
         mrr=mrr(ranked, question.evidence),
         latency_ms=latency_ms,

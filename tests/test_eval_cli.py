@@ -57,6 +57,7 @@ def test_results_json_has_the_documented_shape(locomo_run: tuple[Path, dict[str,
                 assert set(by_category) == CATEGORIES
                 assert all(v is None or 0.0 <= v <= 1.0 for v in by_category.values())
         assert system["tokens_per_query"] <= 2000
+        assert set(system["turns_covered_per_query"]) == {"250", "500", "1000", "2000"}
         assert set(system["latency_ms"]) >= {"p50", "p95"}
         assert system["ingest"]["turns"] == 14
     # The whole conversation fits in 250 tokens: full context covers every gold turn.

@@ -87,12 +87,14 @@ def test_known_evidence_gives_known_recall(tmp_path: Path) -> None:
     assert cat.recall == {10: 0.0, 20: 1.0, 40: 1.0}
     assert cat.hit == {10: 0.0, 20: 1.0, 40: 1.0}
     assert cat.tokens == {10: 8, 20: 16, 40: 16}
+    assert cat.covered == {10: 1, 20: 2, 40: 2}
     assert cat.mrr == pytest.approx(0.5)
     moved = records["Where did Ben move and what does he work as?"]  # gold D2:1, D2:3
     # The 30-token item does not fit 10 or 20 tokens; the 5-token one after it does.
     assert moved.recall == {10: 0.5, 20: 0.5, 40: 1.0}
     assert moved.hit == {10: 1.0, 20: 1.0, 40: 1.0}
     assert moved.tokens == {10: 5, 20: 5, 40: 35}
+    assert moved.covered == {10: 1, 20: 1, 40: 3}
     assert moved.mrr == 1.0
     assert moved.top_turns == ("D2:1", "D2:2", "D2:3")
     marathon = records["When did Ann run a marathon?"]  # gold D3:1, third item
