@@ -8,7 +8,9 @@ built. :func:`open_index` picks the native one when it imports.
 Rows are addressed by string ids (memory unit ids) and carry what filters need: a namespace key,
 a granularity and a validity flag. A search is exact over f32, or (storage "int8" / "int8_dim")
 an int8 scan whose best ``candidates`` rows are reranked exactly in f32; returned scores are always
-exact f32 cosines (or dot products). Equal scores rank the older row first.
+exact f32 cosines (or dot products). Equal scores rank rows in slot order: insertion order, with
+the new rows of one batch (and all rows after a compaction) grouped by namespace, so that a
+namespace filter reads adjacent rows.
 
 The index is a hot copy: the durable rows live in the stores, and it can always be rebuilt from
 them (or saved and loaded back to start faster).
@@ -470,10 +472,14 @@ class _NumpyCore:
         if mode == "update" and not all(exists):
             raise UnitNotFoundError(f"unknown id {ids[exists.index(False)]!r}")
         self._check_vectors(x, "row")
-        fresh = [i for i, e in zip(ids, exists, strict=True) if not e]
+        n = len(ids)
+        ns_ids = [self.ns_names.intern(v) for v in (ns * n if len(ns) == 1 else ns)]
+        gran_ids = [self.gran_names.intern(v) for v in (gran * n if len(gran) == 1 else gran)]
+        # New rows take slots grouped by namespace, as in the native core.
+        fresh = sorted((i for i in range(n) if not exists[i]), key=ns_ids.__getitem__)
         start = len(self.id_of)
-        self.id_of.extend(fresh)
-        self.slots.update((i, start + j) for j, i in enumerate(fresh))
+        self.id_of.extend(ids[i] for i in fresh)
+        self.slots.update((ids[i], start + j) for j, i in enumerate(fresh))
         n_slots = len(self.id_of)
         if n_slots > len(self.alive):  # grow by doubling: many small batches stay linear
             cap = max(n_slots, 2 * len(self.alive), 16)
@@ -486,11 +492,7 @@ class _NumpyCore:
         slots = np.array([self.slots[i] for i in ids], dtype=np.int64)
         stored = self._normalized(x)
         self.vecs[slots] = stored
-        self.ns[slots] = [self.ns_names.intern(v) for v in (ns * len(ids) if len(ns) == 1 else ns)]
-        self.gran[slots] = [
-            self.gran_names.intern(v) for v in (gran * len(ids) if len(gran) == 1 else gran)
-        ]
-        self.current[slots] = cur
+        self.ns[slots], self.gran[slots], self.current[slots] = ns_ids, gran_ids, cur
         if self.storage == "int8":
             self.codes[slots], self.step[slots] = _quantize_rows(stored)
         elif self.storage == "int8_dim":
@@ -520,6 +522,7 @@ class _NumpyCore:
 
     def compact(self) -> None:
         live = np.flatnonzero(self.alive)
+        live = live[np.argsort(self.ns[live], kind="stable")]  # grouped by namespace
         ns, gran = _Names(), _Names()
         self.ns = np.array([ns.intern(self.ns_names.names[v]) for v in self.ns[live]], np.int32)
         self.gran = np.array(

@@ -1,44 +1,41 @@
-//! Row storage aligned to 64 bytes (one cache line, one AVX-512 register), either owned in memory
-//! or borrowed from a memory-mapped index file. The first write to a mapped buffer copies it
-//! (copy-on-write), so a loaded index can still be updated.
+//! Row storage: page-aligned anonymous memory (with transparent huge pages where the kernel
+//! offers them, which spares a filtered scan one TLB miss per row), or a section of a
+//! memory-mapped index file. The first write to a mapped buffer copies it (copy-on-write), so a
+//! loaded index can still be updated.
 
 use std::sync::Arc;
 
-use memmap2::Mmap;
+use memmap2::{Advice, Mmap, MmapMut};
 
-/// The alignment of every buffer and of every row stride, in bytes.
+/// The alignment of every section and of every row stride, in bytes.
 pub const ALIGN: usize = 64;
 
-#[repr(C, align(64))]
-#[derive(Clone, Copy)]
-struct Line([u8; ALIGN]);
+const MIN_CAPACITY: usize = 1 << 16;
 
-const ZERO_LINE: Line = Line([0; ALIGN]);
-
-/// A growable byte buffer whose start is 64-byte aligned.
+/// A growable byte buffer whose start is at least 64-byte aligned.
+#[derive(Default)]
 pub struct Buffer(Repr);
 
+#[derive(Default)]
 enum Repr {
-    /// Heap memory owned by the index.
-    Owned { lines: Vec<Line>, bytes: usize },
+    /// No bytes yet.
+    #[default]
+    Empty,
+    /// Anonymous memory owned by the index; `map.len()` is the capacity.
+    Owned { map: MmapMut, bytes: usize },
     /// A section of a memory-mapped file (read-only until first written).
     Mapped { map: Arc<Mmap>, offset: usize, bytes: usize },
 }
 
-impl Default for Buffer {
-    fn default() -> Self {
-        Buffer(Repr::Owned { lines: Vec::new(), bytes: 0 })
-    }
-}
-
 impl Clone for Buffer {
     fn clone(&self) -> Self {
-        Buffer(match &self.0 {
-            Repr::Owned { lines, bytes } => Repr::Owned { lines: lines.clone(), bytes: *bytes },
+        match &self.0 {
+            Repr::Empty => Buffer(Repr::Empty),
+            Repr::Owned { .. } => Buffer::from_bytes(self.as_bytes()),
             Repr::Mapped { map, offset, bytes } => {
-                Repr::Mapped { map: Arc::clone(map), offset: *offset, bytes: *bytes }
+                Buffer(Repr::Mapped { map: Arc::clone(map), offset: *offset, bytes: *bytes })
             }
-        })
+        }
     }
 }
 
@@ -48,10 +45,28 @@ impl std::fmt::Debug for Buffer {
     }
 }
 
+/// Anonymous zeroed memory of at least `capacity` bytes, asking for huge pages.
+fn anon(capacity: usize) -> MmapMut {
+    let map = MmapMut::map_anon(capacity.max(1))
+        .unwrap_or_else(|e| panic!("cannot allocate {capacity} bytes: {e}"));
+    let _ = map.advise(Advice::HugePage); // a hint: without it the kernel uses small pages
+    map
+}
+
 impl Buffer {
     /// A buffer of `bytes` zero bytes.
     pub fn zeroed(bytes: usize) -> Self {
-        Buffer(Repr::Owned { lines: vec![ZERO_LINE; bytes.div_ceil(ALIGN)], bytes })
+        if bytes == 0 {
+            return Buffer(Repr::Empty);
+        }
+        Buffer(Repr::Owned { map: anon(bytes), bytes })
+    }
+
+    /// An owned copy of `src`.
+    pub fn from_bytes(src: &[u8]) -> Self {
+        let mut b = Buffer::zeroed(src.len());
+        b.as_bytes_mut().copy_from_slice(src);
+        b
     }
 
     /// A view of `bytes` bytes at `offset` of `map`; `offset` must be a multiple of [`ALIGN`] and
@@ -64,6 +79,7 @@ impl Buffer {
     /// Length in bytes.
     pub fn len(&self) -> usize {
         match &self.0 {
+            Repr::Empty => 0,
             Repr::Owned { bytes, .. } | Repr::Mapped { bytes, .. } => *bytes,
         }
     }
@@ -81,56 +97,46 @@ impl Buffer {
     /// The bytes.
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
-            Repr::Owned { lines, bytes } => {
-                // SAFETY: `Line` is plain bytes with no padding; the slice covers `bytes` of them.
-                unsafe { std::slice::from_raw_parts(lines.as_ptr().cast::<u8>(), *bytes) }
-            }
+            Repr::Empty => &[],
+            Repr::Owned { map, bytes } => &map[..*bytes],
             Repr::Mapped { map, offset, bytes } => &map[*offset..*offset + *bytes],
         }
     }
 
     /// The bytes, writable; a mapped buffer is copied into memory first.
     pub fn as_bytes_mut(&mut self) -> &mut [u8] {
-        self.make_owned();
-        match &mut self.0 {
-            Repr::Owned { lines, bytes } => {
-                // SAFETY: as in `as_bytes`, and `lines` is uniquely borrowed.
-                unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast::<u8>(), *bytes) }
-            }
-            Repr::Mapped { .. } => unreachable!("make_owned leaves an owned buffer"),
-        }
-    }
-
-    fn make_owned(&mut self) {
         if let Repr::Mapped { .. } = self.0 {
-            let src = self.as_bytes();
-            let mut owned = Buffer::zeroed(src.len());
-            if let Repr::Owned { lines, .. } = &mut owned.0 {
-                // SAFETY: `lines` holds at least `src.len()` bytes.
-                let dst = unsafe {
-                    std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast::<u8>(), src.len())
-                };
-                dst.copy_from_slice(src);
-            }
-            *self = owned;
+            *self = Buffer::from_bytes(self.as_bytes());
+        }
+        match &mut self.0 {
+            Repr::Empty => &mut [],
+            Repr::Owned { map, bytes } => &mut map[..*bytes],
+            Repr::Mapped { .. } => unreachable!("a mapped buffer was just copied"),
         }
     }
 
-    /// Grows or shrinks to `new_bytes`; new bytes are zero.
+    /// Grows or shrinks to `new_bytes`; new bytes are zero. Growth doubles the capacity.
     pub fn resize(&mut self, new_bytes: usize) {
-        self.make_owned();
-        if let Repr::Owned { lines, bytes } = &mut self.0 {
-            let old = *bytes;
-            lines.resize(new_bytes.div_ceil(ALIGN), ZERO_LINE);
-            *bytes = new_bytes;
-            if new_bytes > old {
-                // The tail of the last old line may hold stale bytes from an earlier shrink.
-                // SAFETY: `lines` now holds at least `new_bytes` bytes.
-                let all = unsafe {
-                    std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast::<u8>(), new_bytes)
-                };
-                all[old..].fill(0);
+        if let Repr::Mapped { .. } = self.0 {
+            self.as_bytes_mut();
+        }
+        match &mut self.0 {
+            Repr::Empty if new_bytes > 0 => {
+                let capacity = new_bytes.max(MIN_CAPACITY);
+                self.0 = Repr::Owned { map: anon(capacity), bytes: new_bytes };
             }
+            Repr::Owned { map, bytes } => {
+                if new_bytes < *bytes {
+                    map[new_bytes..*bytes].fill(0); // keep the spare capacity zeroed
+                } else if new_bytes > map.len() {
+                    // Fresh anonymous memory is zero: only the live bytes are copied.
+                    let mut grown = anon(new_bytes.max(2 * map.len()));
+                    grown[..*bytes].copy_from_slice(&map[..*bytes]);
+                    *map = grown;
+                }
+                *bytes = new_bytes;
+            }
+            _ => {}
         }
     }
 
@@ -181,13 +187,18 @@ mod tests {
 
     #[test]
     fn owned_buffers_are_aligned_and_zeroed_on_growth() {
-        let mut b = Buffer::zeroed(10 * 4);
+        let mut b = Buffer::default();
+        b.resize(10 * 4);
         assert_eq!(b.as_bytes().as_ptr() as usize % ALIGN, 0);
         b.as_f32_mut()[9] = 3.5;
         b.resize(4 * 4);
         b.resize(40 * 4);
         assert_eq!(b.as_f32().len(), 40);
         assert!(b.as_f32().iter().all(|&x| x == 0.0));
+        b.as_f32_mut()[39] = 1.0;
+        b.resize(MIN_CAPACITY * 3);
+        assert_eq!(b.as_f32()[39], 1.0);
+        assert_eq!(b.clone().as_f32()[39], 1.0);
     }
 
     #[test]
@@ -195,6 +206,7 @@ mod tests {
         use std::io::Write;
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(&[7u8; 256]).unwrap();
+        // SAFETY: the temporary file is not modified while mapped.
         let map = Arc::new(unsafe { Mmap::map(&file).unwrap() });
         let mut b = Buffer::mapped(Arc::clone(&map), 64, 128);
         assert!(b.is_mapped());

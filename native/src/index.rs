@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use rayon::prelude::*;
+
 use crate::bitmap::Bitmap;
 use crate::buffer::Buffer;
 use crate::error::{Error, Result};
@@ -263,26 +265,26 @@ impl Index {
     }
 
     /// Checks a row or query: its length, finite values, and a non-zero norm under cosine.
-    pub(crate) fn check_vector(&self, v: &[f32], what: &str) -> Result<()> {
+    pub(crate) fn check_vector(&self, v: &[f32], what: &dyn Fn() -> String) -> Result<()> {
         if v.len() != self.dim {
             return Err(Error::invalid(format!(
-                "{what} has {} values, expected dim {}",
+                "{} has {} values, expected dim {}",
+                what(),
                 v.len(),
                 self.dim
             )));
         }
         if let Some(pos) = v.iter().position(|x| !x.is_finite()) {
-            return Err(Error::invalid(format!("{what} has a non-finite value at position {pos}")));
+            return Err(Error::invalid(format!("{} has a non-finite value at {pos}", what())));
         }
         if self.metric == Metric::Cosine && v.iter().all(|&x| x == 0.0) {
-            return Err(Error::invalid(format!("{what} is all zeros: no cosine is defined")));
+            return Err(Error::invalid(format!("{} is all zeros: no cosine is defined", what())));
         }
         Ok(())
     }
 
-    /// `v` as stored: normalised under cosine, padded with zeros to `stride_f`.
-    pub(crate) fn normalized(&self, v: &[f32]) -> Vec<f32> {
-        let mut out = vec![0.0f32; self.stride_f];
+    /// Writes `v` as stored into `out` (length `stride_f`): normalised under cosine, zero padded.
+    pub(crate) fn store_into(&self, v: &[f32], out: &mut [f32]) {
         match self.metric {
             Metric::Dot => out[..self.dim].copy_from_slice(v),
             Metric::Cosine => {
@@ -292,39 +294,74 @@ impl Index {
                 }
             }
         }
+        out[self.dim..].fill(0.0);
+    }
+
+    /// `v` as stored, in a new vector of length `stride_f`.
+    pub(crate) fn normalized(&self, v: &[f32]) -> Vec<f32> {
+        let mut out = vec![0.0f32; self.stride_f];
+        self.store_into(v, &mut out);
         out
     }
 
     /// Adds, updates or upserts a batch; nothing changes unless the whole batch is valid.
+    ///
+    /// New rows take fresh slots grouped by namespace (in order of first appearance), so that a
+    /// namespace filter reads runs of adjacent rows rather than rows scattered over the index.
     pub fn write(&mut self, rows: Rows<'_>, mode: WriteMode) -> Result<()> {
         let n = rows.ids.len();
         self.check_batch(&rows, mode)?;
-        let mut fresh = 0usize;
-        for i in 0..n {
-            let id = &rows.ids[i];
-            let slot = match self.slots.get(id.as_str()) {
-                Some(&s) => s,
-                None => {
-                    fresh += 1;
-                    self.push_slot(id)
-                }
-            };
-            let v = &rows.vectors[i * self.dim..(i + 1) * self.dim];
-            let stored = self.normalized(v);
-            let start = slot as usize * self.stride_f;
-            self.vectors.as_f32_mut()[start..start + self.stride_f].copy_from_slice(&stored);
-            let ns = self.namespaces.intern(meta_at(rows.namespaces, i).as_str());
-            let gran = self.granularities.intern(meta_at(rows.granularities, i).as_str());
-            self.namespace[slot as usize] = ns;
-            self.granularity[slot as usize] = gran;
-            self.current.set(slot as usize, *meta_at(rows.current, i));
-            self.quantize_slot(slot);
+        let ns: Vec<u32> =
+            (0..n).map(|i| self.namespaces.intern(meta_at(rows.namespaces, i).as_str())).collect();
+        let gran: Vec<u32> = (0..n)
+            .map(|i| self.granularities.intern(meta_at(rows.granularities, i).as_str()))
+            .collect();
+        let (mut fresh, updated): (Vec<usize>, Vec<usize>) =
+            (0..n).partition(|&i| !self.slots.contains_key(rows.ids[i].as_str()));
+        fresh.sort_by_key(|&i| ns[i]);
+        let start = self.slot_count();
+        self.grow(fresh.len());
+        for &i in &fresh {
+            let slot = self.ids.len() as u32;
+            self.ids.push(rows.ids[i].clone());
+            self.slots.insert(rows.ids[i].clone(), slot);
+            self.alive.push(true);
+            self.current.push(*meta_at(rows.current, i));
+            self.namespace.push(ns[i]);
+            self.granularity.push(gran[i]);
+            self.row_step.push(1.0);
         }
-        if fresh > 0 && self.quant == Quantization::PerDimension {
-            let live = self.len();
-            if self.fitted_rows == 0 || live >= 2 * self.fitted_rows {
-                self.refit();
+        let (dim, sf) = (self.dim, self.stride_f);
+        let mut vectors = std::mem::take(&mut self.vectors);
+        {
+            // New rows fill one contiguous range of slots: normalise them in parallel.
+            let this = &*self;
+            vectors.as_f32_mut()[start * sf..]
+                .par_chunks_mut(sf)
+                .zip(fresh.par_iter())
+                .for_each(|(out, &i)| this.store_into(&rows.vectors[i * dim..(i + 1) * dim], out));
+            for &i in &updated {
+                let slot = this.slots[rows.ids[i].as_str()] as usize;
+                let out = &mut vectors.as_f32_mut()[slot * sf..(slot + 1) * sf];
+                this.store_into(&rows.vectors[i * dim..(i + 1) * dim], out);
             }
+        }
+        self.vectors = vectors;
+        for &i in &updated {
+            let slot = self.slots[rows.ids[i].as_str()] as usize;
+            self.namespace[slot] = ns[i];
+            self.granularity[slot] = gran[i];
+            self.current.set(slot, *meta_at(rows.current, i));
+        }
+        let refit = self.quant == Quantization::PerDimension
+            && !fresh.is_empty()
+            && (self.fitted_rows == 0 || self.len() >= 2 * self.fitted_rows);
+        if refit {
+            self.refit();
+        } else {
+            let more: Vec<usize> =
+                updated.iter().map(|&i| self.slots[rows.ids[i].as_str()] as usize).collect();
+            self.quantize_slots(start..self.slot_count(), &more);
         }
         Ok(())
     }
@@ -367,51 +404,59 @@ impl Index {
                 _ => {}
             }
             fresh += usize::from(!exists);
-            self.check_vector(
-                &rows.vectors[i * self.dim..(i + 1) * self.dim],
-                &format!("row {id:?}"),
-            )?;
         }
         if self.slot_count() + fresh > u32::MAX as usize {
             return Err(Error::invalid("the index cannot hold more than 2^32 - 1 slots"));
         }
+        let dim = self.dim;
+        let bad = rows.vectors.par_chunks(dim).position_first(|v| {
+            v.iter().any(|x| !x.is_finite())
+                || (self.metric == Metric::Cosine && v.iter().all(|&x| x == 0.0))
+        });
+        if let Some(i) = bad {
+            let v = &rows.vectors[i * dim..(i + 1) * dim];
+            self.check_vector(v, &|| format!("row {:?}", rows.ids[i]))?;
+        }
         Ok(())
     }
 
-    fn push_slot(&mut self, id: &str) -> u32 {
-        let slot = self.ids.len() as u32;
-        self.ids.push(id.to_owned());
-        self.slots.insert(id.to_owned(), slot);
-        self.alive.push(true);
-        self.current.push(true);
-        self.namespace.push(0);
-        self.granularity.push(0);
-        self.row_step.push(1.0);
-        let slots = self.ids.len();
+    /// Makes room for `extra` more slots in the row buffers.
+    fn grow(&mut self, extra: usize) {
+        let slots = self.slot_count() + extra;
         if self.vectors.len() < slots * self.stride_f * 4 {
             self.vectors.resize(slots * self.stride_f * 4);
         }
         if self.codes.len() < slots * self.stride_q {
             self.codes.resize(slots * self.stride_q);
         }
-        slot
     }
 
-    fn quantize_slot(&mut self, slot: u32) {
-        let (s, sf, sq, dim) = (slot as usize, self.stride_f, self.stride_q, self.dim);
-        let row: Vec<f32> = self.vectors.as_f32()[s * sf..s * sf + dim].to_vec();
-        match self.quant {
-            Quantization::None => {}
+    /// Requantizes the rows of the slots `range` in parallel, then those in `more`.
+    fn quantize_slots(&mut self, range: std::ops::Range<usize>, more: &[usize]) {
+        let (sf, sq, dim, quant) = (self.stride_f, self.stride_q, self.dim, self.quant);
+        if quant == Quantization::None {
+            return;
+        }
+        let inv = quant::inverse_steps(&self.range);
+        let one = |row: &[f32], out: &mut [i8], step: &mut f32| match quant {
             Quantization::PerVector => {
-                let codes = &mut self.codes.as_i8_mut()[s * sq..s * sq + dim];
-                self.row_step[s] = quant::quantize_per_vector(&row, codes);
+                *step = quant::quantize_per_vector(&row[..dim], &mut out[..dim])
             }
-            Quantization::PerDimension => {
-                let inv = quant::inverse_steps(&self.range);
-                let codes = &mut self.codes.as_i8_mut()[s * sq..s * sq + dim];
-                quant::quantize_per_dimension(&row, &inv, codes);
-                self.row_step[s] = 1.0;
-            }
+            _ => quant::quantize_per_dimension(&row[..dim], &inv, &mut out[..dim]),
+        };
+        let vectors = self.vectors.as_f32();
+        let codes = self.codes.as_i8_mut();
+        codes[range.start * sq..range.end * sq]
+            .par_chunks_mut(sq)
+            .zip(vectors[range.start * sf..range.end * sf].par_chunks(sf))
+            .zip(self.row_step[range].par_iter_mut())
+            .for_each(|((out, row), step)| one(row, out, step));
+        for &s in more {
+            one(
+                &vectors[s * sf..(s + 1) * sf],
+                &mut codes[s * sq..(s + 1) * sq],
+                &mut self.row_step[s],
+            );
         }
     }
 
@@ -419,18 +464,10 @@ impl Index {
     fn refit(&mut self) {
         let (sf, dim) = (self.stride_f, self.dim);
         let data = self.vectors.as_f32();
-        self.range =
-            quant::fit_range(dim, self.alive.iter_ones().map(|s| &data[s * sf..s * sf + dim]));
+        let live = self.alive.iter_ones().map(|s| &data[s * sf..s * sf + dim]);
+        self.range = quant::fit_range(dim, live);
         self.fitted_rows = self.len();
-        let inv = quant::inverse_steps(&self.range);
-        let sq = self.stride_q;
-        let slots: Vec<usize> = self.alive.iter_ones().collect();
-        let vectors = &self.vectors;
-        let codes = self.codes.as_i8_mut();
-        for s in slots {
-            let row = &vectors.as_f32()[s * sf..s * sf + dim];
-            quant::quantize_per_dimension(row, &inv, &mut codes[s * sq..s * sq + dim]);
-        }
+        self.quantize_slots(0..self.slot_count(), &[]);
     }
 
     /// Deletes rows (tombstones). Every id must exist; repeated ids are removed once.
@@ -458,23 +495,25 @@ impl Index {
         Ok(())
     }
 
-    /// Drops tombstones: live rows move to dense slots in their order; per-dimension ranges are
-    /// refitted.
+    /// Drops tombstones: live rows move to dense slots, grouped by namespace (then by slot), so
+    /// that a namespace filter reads adjacent rows; per-dimension ranges are refitted.
     pub fn compact(&mut self) {
-        let live: Vec<usize> = self.alive.iter_ones().collect();
+        let mut live: Vec<usize> = self.alive.iter_ones().collect();
+        live.sort_by_key(|&s| self.namespace[s]);
         let mut next = Index::new(self.dim, self.metric, self.quant)
             .expect("the dimension of an existing index is valid");
         let n = live.len();
         next.vectors = Buffer::zeroed(n * self.stride_f * 4);
         next.codes = Buffer::zeroed(n * self.stride_q);
-        {
-            let (src_v, dst_v) = (self.vectors.as_f32(), next.vectors.as_f32_mut());
-            let (src_c, dst_c) = (self.codes.as_i8(), next.codes.as_i8_mut());
-            let (sf, sq) = (self.stride_f, self.stride_q);
-            for (new, &old) in live.iter().enumerate() {
-                dst_v[new * sf..(new + 1) * sf].copy_from_slice(&src_v[old * sf..(old + 1) * sf]);
-                dst_c[new * sq..(new + 1) * sq].copy_from_slice(&src_c[old * sq..(old + 1) * sq]);
-            }
+        let (sf, sq) = (self.stride_f, self.stride_q);
+        let (src_v, src_c) = (self.vectors.as_f32(), self.codes.as_i8());
+        next.vectors.as_f32_mut().par_chunks_mut(sf).zip(live.par_iter()).for_each(|(d, &old)| {
+            d.copy_from_slice(&src_v[old * sf..(old + 1) * sf]);
+        });
+        if sq > 0 {
+            next.codes.as_i8_mut().par_chunks_mut(sq).zip(live.par_iter()).for_each(|(d, &old)| {
+                d.copy_from_slice(&src_c[old * sq..(old + 1) * sq]);
+            });
         }
         for (new, &old) in live.iter().enumerate() {
             let id = std::mem::take(&mut self.ids[old]);
@@ -487,6 +526,8 @@ impl Index {
                 .push(next.granularities.intern(self.granularities.name(self.granularity[old])));
             next.row_step.push(self.row_step[old]);
         }
+        next.range = self.range.clone();
+        next.fitted_rows = self.fitted_rows;
         if self.quant == Quantization::PerDimension {
             next.refit();
         }
@@ -534,11 +575,11 @@ pub(crate) mod tests {
         ix.remove(&strings(&["a"])).unwrap();
         assert!(!ix.contains("a"));
         assert_eq!(ix.ids(), vec!["b", "c"]);
-        ix.compact();
+        ix.compact(); // rows regroup by namespace: c ("u", interned first) before b ("v")
         assert_eq!(ix.slot_count(), 2);
-        assert_eq!(ix.ids(), vec!["b", "c"]);
-        assert_eq!(ix.row(0), &[1.0, 0.0, 0.0]);
-        assert_eq!(ix.namespaces.names(), &strings(&["v", "u"])[..]);
+        assert_eq!(ix.ids(), vec!["c", "b"]);
+        assert_eq!(ix.row(1), &[1.0, 0.0, 0.0]);
+        assert_eq!(ix.namespaces.names(), &strings(&["u", "v"])[..]);
     }
 
     #[test]

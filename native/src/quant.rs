@@ -61,8 +61,11 @@ pub fn inverse_steps(range: &[f32]) -> Vec<f32> {
 
 #[inline]
 fn to_code(v: f32) -> i8 {
-    // `as` saturates and maps NaN to 0; the clamp keeps -128 out so negation cannot overflow.
-    v.round_ties_even().clamp(-127.0, 127.0) as i8
+    // Clamp, then round half to even by adding and removing 1.5 * 2^23 (exact for |v| < 2^22;
+    // `round_ties_even` would be a libm call on the baseline x86-64 target). NaN maps to 0.
+    const MAGIC: f32 = 12_582_912.0;
+    let v = v.clamp(-127.0, 127.0);
+    ((v + MAGIC) - MAGIC) as i8
 }
 
 #[cfg(test)]
@@ -76,6 +79,10 @@ mod tests {
         assert_eq!(out, [127, -64, 32, 0]); // -63.5 -> -64 (even), 31.75 -> 32
         assert!((step - 1.0 / 127.0).abs() < 1e-9);
         assert_eq!(quantize_per_vector(&[0.0, 0.0], &mut out[..2]), 0.0);
+        for v in [0.5f32, 1.5, 2.5, -0.5, -1.5, 126.5, -126.5, 3.49, f32::NAN, 1e9, -1e9] {
+            let want = v.round_ties_even().clamp(-127.0, 127.0) as i8;
+            assert_eq!(to_code(v), want, "{v}");
+        }
     }
 
     #[test]

@@ -143,7 +143,7 @@ impl Index {
     }
 
     fn prepare(&self, query: &[f32], int8: bool) -> Result<Prepared> {
-        self.check_vector(query, "query")?;
+        self.check_vector(query, &|| "query".to_owned())?;
         let q = self.normalized(query);
         let q8 = if int8 {
             let mut codes = vec![0i8; self.stride_q];
@@ -396,13 +396,13 @@ mod tests {
         (ix, vectors)
     }
 
-    /// Brute force over the stored rows, in f64.
+    /// Brute force over the stored rows, in f64; `keep` sees the row number in the id "r{i}".
     fn brute(ix: &Index, q: &[f32], keep: impl Fn(usize) -> bool, k: usize) -> Vec<(f64, u32)> {
         let qn = ix.normalized(q);
         let mut all: Vec<(f64, u32)> = ix
             .alive
             .iter_ones()
-            .filter(|&s| keep(s))
+            .filter(|&s| keep(ix.id_of(s as u32)[1..].parse().unwrap()))
             .map(|s| {
                 let r = ix.row(s as u32);
                 (r.iter().zip(&qn).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum(), s as u32)
@@ -464,7 +464,7 @@ mod tests {
         assert!(ix.search(q, &opts, Some(&unknown)).unwrap().is_empty());
         let by_id = Filter { ids: Some(strings(&["r7", "r3", "ghost"])), ..Filter::default() };
         let got = ix.search(q, &SearchOptions::top(5), Some(&by_id)).unwrap();
-        assert_eq!(got.iter().map(|s| s.slot).collect::<Vec<_>>(), vec![7]);
+        assert_eq!(got.iter().map(|s| ix.id_of(s.slot)).collect::<Vec<_>>(), vec!["r7"]);
     }
 
     #[test]
