@@ -77,6 +77,17 @@ def test_search_returns_exact_scores_best_first(cls: Any, storage: str, metric: 
 
 
 @pytest.mark.parametrize("cls", BACKENDS)
+@pytest.mark.parametrize("storage", ["int8", "int8_dim"])
+def test_the_int8_pool_decides_what_is_reranked(cls: Any, storage: str) -> None:
+    # Both rows quantize to the same codes; exact f32 scores tell them apart.
+    ix = cls(2, metric="dot", storage=storage)
+    ix.add(["older", "better"], [[1.0, 0.0], [1.0, 0.003]], namespace="n", granularity="fact")
+    assert ix.search([1.0, 1.0], k=1, candidates=1) == [("older", 1.0)]
+    assert ix.search([1.0, 1.0], k=1, candidates=2)[0][0] == "better"
+    assert ix.search([1.0, 1.0], k=1, exact=True)[0][0] == "better"
+
+
+@pytest.mark.parametrize("cls", BACKENDS)
 def test_updates_upserts_and_removes_change_what_search_sees(cls: Any) -> None:
     ix, x = build(cls)
     ix.update(["u5"], -x[9:10], namespace="user2/default", granularity="turn")
