@@ -265,7 +265,7 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     out += ["", "## Main table", "", _md_table(*_main_rows(results)), ""]
     out += [f"## Recall per category at {focus} tokens", ""]
     out += [_md_table(["system", *cats], _category_rows(results, "recall", focus)), ""]
-    for budget in results["budgets"]:
+    for budget in (b for b in results["budgets"] if str(b) != focus):
         out += [f"### Recall per category at {budget} tokens", ""]
         out += [_md_table(["system", *cats], _category_rows(results, "recall", str(budget))), ""]
     for budget in results["budgets"]:
