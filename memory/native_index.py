@@ -51,6 +51,7 @@ __all__ = [
     "Storage",
     "VectorIndex",
     "default_candidates",
+    "native_isa",
     "open_index",
     "personalized_pagerank",
 ]
@@ -69,6 +70,11 @@ MAX_DIM = 1 << 16
 AUTO_COMPACT_MIN_DEAD = 1024
 _FORMAT = "hypermnesia-numpy-index/1"
 _COLUMNS = ("vecs", "codes", "step", "alive", "current", "ns", "gran")
+
+
+def native_isa() -> str | None:
+    """The instruction set the native kernels picked on this CPU (None without the extension)."""
+    return _native.isa() if _native is not None else None
 
 
 def default_candidates(k: int) -> int:
