@@ -333,8 +333,10 @@ mod tests {
                 (0..stride).map(|_| (lcg(&mut seed) % 2001) as f32 / 1000.0 - 1.0).collect();
             let df: Vec<f32> =
                 (0..n * stride).map(|_| (lcg(&mut seed) % 2001) as f32 / 1000.0 - 1.0).collect();
-            let qi: Vec<i8> = (0..stride).map(|_| (lcg(&mut seed) % 255) as i8 - 127).collect();
-            let di: Vec<i8> = (0..n * stride).map(|_| (lcg(&mut seed) % 255) as i8 - 127).collect();
+            let qi: Vec<i8> =
+                (0..stride).map(|_| ((lcg(&mut seed) % 255) as i32 - 127) as i8).collect();
+            let di: Vec<i8> =
+                (0..n * stride).map(|_| ((lcg(&mut seed) % 255) as i32 - 127) as i8).collect();
             let mut qi_ext = qi.clone();
             qi_ext[0] = -127;
             qi_ext[1] = 127;
