@@ -116,11 +116,14 @@ def _float32(values: Any, what: str, ndim: int, dim: int, rows: int | None = Non
     if not shape_ok or (rows is not None and arr.shape[0] != rows):
         want = f"({dim},)" if ndim == 1 else f"({'m' if rows is None else rows}, {dim})"
         raise InvalidInputError(f"{what} has shape {arr.shape}; expected {want}")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    with np.errstate(over="ignore"):  # values past float32 become inf, rejected as non-finite
+        return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 def _per_row(value: Any, n: int, kinds: tuple[type, ...], what: str) -> list[Any]:
-    values = [value] if isinstance(value, kinds) else list(value)
+    if isinstance(value, kinds):
+        return [value]
+    values = list(value) if isinstance(value, Iterable) and not isinstance(value, bytes) else []
     if len(values) not in (1, n) or not all(isinstance(v, kinds) for v in values):
         raise InvalidInputError(f"{what} must be one {kinds[0].__name__} or one per row ({n})")
     return values
@@ -290,7 +293,7 @@ class VectorIndex(ABC):
         return isinstance(id, str) and id in self._core
 
     def ids(self) -> list[str]:
-        """Live ids, oldest first."""
+        """Live ids in slot order."""
         return self._core.ids()
 
     def compact(self) -> None:
@@ -370,19 +373,24 @@ def open_index(
 # --- the NumPy core ---------------------------------------------------------------------------
 
 
+def _codes(x: F32Array, inv: F64Array) -> npt.NDArray[np.int8]:
+    """``clamp(rint(x * inv), -127, 127)`` in float64: bit-identical to the native core."""
+    codes: npt.NDArray[np.int8] = np.clip(np.rint(x * inv), -127, 127).astype(np.int8)
+    return codes
+
+
 def _quantize_rows(x: F32Array) -> tuple[npt.NDArray[np.int8], F32Array]:
-    """Per-vector int8 codes and steps, bit-identical to the native core (round half to even)."""
+    """Per-vector int8 codes and steps (``max |x| / 127``; 0 for a zero row)."""
     m = np.abs(x).max(axis=1) if x.shape[1] else np.zeros(len(x), np.float32)
-    safe = np.where(m > 0, m, np.float32(1))
-    codes = np.clip(np.rint(x * (np.float32(127) / safe)[:, None]), -127, 127)
-    codes[m == 0] = 0
-    return codes.astype(np.int8), np.where(m > 0, m / np.float32(127), np.float32(0))
+    inv = 127.0 / np.where(m > 0, m, 1).astype(np.float64)
+    step: F32Array = np.where(m > 0, m / np.float32(127), np.float32(0)).astype(np.float32)
+    return _codes(x, np.where(m > 0, inv, 0)[:, None]), step
 
 
 def _quantize_dims(x: F32Array, rng: F32Array) -> npt.NDArray[np.int8]:
-    inv = np.where(rng > 0, np.float32(127) / np.where(rng > 0, rng, 1), 0).astype(np.float32)
-    codes: npt.NDArray[np.int8] = np.clip(np.rint(x * inv), -127, 127).astype(np.int8)
-    return codes
+    """Codes with one step per dimension, ``rng / 127`` (dimensions of range 0 code as 0)."""
+    inv = np.where(rng > 0, 127.0 / np.where(rng > 0, rng, 1).astype(np.float64), 0)
+    return _codes(x, inv)
 
 
 def _top(

@@ -140,6 +140,7 @@ BAD_WRITES: list[tuple[Any, Any, type[Exception]]] = [
     (["a"], np.full((1, 16), np.nan), InvalidInputError),
     (["a", "b"], np.vstack([np.ones(16), np.full(16, np.inf)]), InvalidInputError),
     (["a"], np.zeros((1, 16)), InvalidInputError),
+    (["a"], np.full((1, 16), 1e300), InvalidInputError),
     (["a", "a"], np.ones((2, 16)), InvalidInputError),
     (["u1"], np.ones((1, 16)), InvalidInputError),
     (["a", ""], np.ones((2, 16)), InvalidInputError),
@@ -156,6 +157,8 @@ def test_bad_input_raises_typed_errors_and_changes_nothing(cls: Any) -> None:
             ix.add(ids, vectors, namespace="user0/default", granularity="fact")
     with pytest.raises(InvalidInputError, match="namespace"):
         ix.add(["a"], np.ones((1, 16)), namespace=["x", "y"], granularity="fact")
+    with pytest.raises(InvalidInputError, match="granularity"):
+        ix.add(["a"], np.ones((1, 16)), namespace="x", granularity=3)
     with pytest.raises(UnitNotFoundError, match="ghost"):
         ix.update(["u1", "ghost"], np.ones((2, 16)), namespace="n", granularity="fact")
     with pytest.raises(UnitNotFoundError, match="ghost"):

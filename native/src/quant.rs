@@ -1,7 +1,8 @@
 //! Int8 quantization of rows and queries.
 //!
-//! A row `x` is stored as codes `c = clamp(round(x / step), -127, 127)` (round half to even, as
-//! NumPy's `rint`), with either one step per row (`max|x| / 127`, the "per-vector" scale) or one
+//! A row `x` is stored as codes `c = clamp(round(x * (127 / max)), -127, 127)`, computed in f64
+//! and rounded half to even (as NumPy's `rint`), so that the NumPy reference gets the same codes
+//! bit for bit, even for tiny values; the scale comes either one step per row (`max|x| / 127`, the "per-vector" scale) or one
 //! step per dimension (`max |x_d|` over the rows at the last fit, divided by 127: the "range"). A query is
 //! multiplied by the per-dimension steps, then quantized with its own per-vector step, so that
 //! `dot(q, x) ~= q_step * row_step * sum(q_code * c)` in both modes (row_step is 1 per-dimension).
@@ -24,17 +25,17 @@ pub fn quantize_per_vector(x: &[f32], out: &mut [i8]) -> f32 {
         out.iter_mut().for_each(|c| *c = 0);
         return 0.0;
     }
-    let inv = 127.0f32 / max;
+    let inv = 127.0 / f64::from(max);
     for (c, &v) in out.iter_mut().zip(x) {
-        *c = to_code(v * inv);
+        *c = to_code(f64::from(v) * inv);
     }
     max / 127.0
 }
 
 /// Quantizes `x` with per-dimension inverse steps `inv` (0 for a dimension that is always 0).
-pub fn quantize_per_dimension(x: &[f32], inv: &[f32], out: &mut [i8]) {
+pub fn quantize_per_dimension(x: &[f32], inv: &[f64], out: &mut [i8]) {
     for ((c, &v), &s) in out.iter_mut().zip(x).zip(inv) {
-        *c = to_code(v * s);
+        *c = to_code(f64::from(v) * s);
     }
 }
 
@@ -54,16 +55,16 @@ pub fn steps(range: &[f32]) -> Vec<f32> {
     range.iter().map(|&m| m / 127.0).collect()
 }
 
-/// The inverse of each step, `127 / max`, 0 where the range is 0.
-pub fn inverse_steps(range: &[f32]) -> Vec<f32> {
-    range.iter().map(|&m| if m > 0.0 { 127.0f32 / m } else { 0.0 }).collect()
+/// The inverse of each step, `127 / max` in f64, 0 where the range is 0.
+pub fn inverse_steps(range: &[f32]) -> Vec<f64> {
+    range.iter().map(|&m| if m > 0.0 { 127.0 / f64::from(m) } else { 0.0 }).collect()
 }
 
 #[inline]
-fn to_code(v: f32) -> i8 {
-    // Clamp, then round half to even by adding and removing 1.5 * 2^23 (exact for |v| < 2^22;
+fn to_code(v: f64) -> i8 {
+    // Clamp, then round half to even by adding and removing 1.5 * 2^52 (exact for |v| < 2^51;
     // `round_ties_even` would be a libm call on the baseline x86-64 target). NaN maps to 0.
-    const MAGIC: f32 = 12_582_912.0;
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
     let v = v.clamp(-127.0, 127.0);
     ((v + MAGIC) - MAGIC) as i8
 }
@@ -79,7 +80,9 @@ mod tests {
         assert_eq!(out, [127, -64, 32, 0]); // -63.5 -> -64 (even), 31.75 -> 32
         assert!((step - 1.0 / 127.0).abs() < 1e-9);
         assert_eq!(quantize_per_vector(&[0.0, 0.0], &mut out[..2]), 0.0);
-        for v in [0.5f32, 1.5, 2.5, -0.5, -1.5, 126.5, -126.5, 3.49, f32::NAN, 1e9, -1e9] {
+        quantize_per_vector(&[1e-38, -5e-39, 0.0, f32::MIN_POSITIVE / 4.0], &mut out);
+        assert_eq!(out, [127, -64, 0, 37]); // no overflow of 127 / max for tiny rows
+        for v in [0.5f64, 1.5, 2.5, -0.5, -1.5, 126.5, -126.5, 3.49, f64::NAN, 1e9, -1e9] {
             let want = v.round_ties_even().clamp(-127.0, 127.0) as i8;
             assert_eq!(to_code(v), want, "{v}");
         }
