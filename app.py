@@ -723,7 +723,8 @@ def _demo_date(hm: Hypermnesia, ns: Namespace) -> tuple[_Check, str]:
     claim = "'yesterday' on 8 May 2023 resolves to 7 May 2023"
     for e in result.evidence:
         dated = e.event_time is not None and e.event_time.date() == target
-        if _mentions(e, "adopt") and (dated or target.isoformat() in e.text):
+        spelled = target.isoformat() in e.text or "7 May 2023" in e.text
+        if _mentions(e, "adopt") and (dated or spelled):
             return _Check(claim, True, f"{_day(e.event_time)}: {escape(e.text)!r}"), result.run_id
     adoption = [e for e in result.evidence if _mentions(e, "adopt")]
     seen = ", ".join(_day(e.event_time) or "undated" for e in adoption) or "no adoption evidence"

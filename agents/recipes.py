@@ -35,7 +35,11 @@ class Recipe(BaseModel):
     temporal: bool = True
     """Favour units dated inside the time the question names."""
     dedupe_provenance: bool = True
-    """Skip a unit whose source turns are all quoted by turns or segments already packed."""
+    """Represent each source turn once: skip a unit whose source turns are all packed already."""
+    context_share: float = 0.3
+    """Share of a turn's score passed to the turns just before and after it (0: off)."""
+    speaker_boost: float = 1.25
+    """Score factor for units spoken by a person the question names (1: off)."""
     granularities: frozenset[Granularity] = _ALL
     pool: int = 60
     """Candidates taken from each source per iteration."""
@@ -60,6 +64,8 @@ RECIPES: dict[str, Recipe] = {
         update={"name": "no-facts", "granularities": _ALL - {Granularity.FACT}}
     ),
     "no-dedupe": _FULL.model_copy(update={"name": "no-dedupe", "dedupe_provenance": False}),
+    "no-context": _FULL.model_copy(update={"name": "no-context", "context_share": 0.0}),
+    "no-speaker": _FULL.model_copy(update={"name": "no-speaker", "speaker_boost": 1.0}),
     "turns-only": _FULL.model_copy(
         update={"name": "turns-only", "granularities": frozenset({Granularity.TURN})}
     ),

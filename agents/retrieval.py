@@ -20,7 +20,13 @@ from functools import lru_cache
 import bm25s
 import numpy as np
 
-from agents.analysis import QueryAnalysis, analyze_query, content_tokens, format_day
+from agents.analysis import (
+    QueryAnalysis,
+    analyze_query,
+    annotate_dates,
+    content_tokens,
+    format_day,
+)
 from agents.recipes import Recipe
 from memory.errors import InvalidInputError
 from memory.model import Granularity, MemoryUnit, Namespace, UnitFilter, VertexKind, vertex_id
@@ -35,6 +41,7 @@ __all__ = [
     "pack",
     "present",
     "route_weights",
+    "spread_to_neighbours",
     "view_for",
 ]
 
@@ -49,6 +56,10 @@ class NamespaceView:
     bm25: bm25s.BM25 | None
     names: tuple[str, ...] = ()
     """Speakers and proper names mentioned anywhere in the namespace (for query analysis)."""
+    adjacent: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Turn unit id → the turn units just before and after it in the same session."""
+    turn_units: dict[str, str] = field(default_factory=dict)
+    """Source turn id → the id of its turn unit."""
     tokens: dict[str, int] = field(default_factory=dict)
 
     def lexical(
@@ -81,8 +92,8 @@ class NamespaceView:
         return self.tokens[unit.id]
 
 
-_VERBATIM = frozenset({Granularity.TURN, Granularity.SESSION})
-"""Granularities whose text quotes their source turns."""
+_QUOTED = frozenset({Granularity.TURN, Granularity.SESSION})
+"""Granularities whose text quotes the conversation as it was said."""
 _VIEWS: dict[tuple[int, str], NamespaceView] = {}
 _VIEWS_LOCK = threading.Lock()
 
@@ -105,11 +116,61 @@ def view_for(store: MemoryStore, ns: Namespace) -> NamespaceView:
     names = {u.speaker for u in units.values() if u.speaker}
     names |= {e for u in units.values() for e in u.entities if e[:1].isupper()}
     view = NamespaceView(
-        version=version, units=units, order=order, bm25=bm25, names=tuple(sorted(names))
+        version=version,
+        units=units,
+        order=order,
+        bm25=bm25,
+        names=tuple(sorted(names)),
+        adjacent=_adjacent_turn_units(store, ns, units),
+        turn_units={
+            u.provenance[0]: u.id
+            for u in units.values()
+            if u.granularity == Granularity.TURN and u.provenance
+        },
     )
     with _VIEWS_LOCK:
         _VIEWS[key] = view
     return view
+
+
+def _adjacent_turn_units(
+    store: MemoryStore, ns: Namespace, units: dict[str, MemoryUnit]
+) -> dict[str, tuple[str, ...]]:
+    """Neighbours in conversation order, from the journal (which keeps turns as they came)."""
+    by_turn = {
+        u.provenance[0]: u.id
+        for u in units.values()
+        if u.granularity == Granularity.TURN and u.provenance
+    }
+    sequence = [(t.session_id, by_turn[t.id]) for t in store.journal.turns(ns) if t.id in by_turn]
+    adjacent: dict[str, tuple[str, ...]] = {}
+    for i, (session, uid) in enumerate(sequence):
+        around = [
+            other
+            for j in (i - 1, i + 1)
+            if 0 <= j < len(sequence) and (other := sequence[j])[0] == session
+        ]
+        adjacent[uid] = tuple(o[1] for o in around)
+    return adjacent
+
+
+def spread_to_neighbours(
+    fused: Sequence[tuple[str, float, list[str]]], view: NamespaceView, share: float
+) -> list[tuple[str, float, list[str]]]:
+    """Each turn passes ``share`` of its score to the turns around it, then all are re-ranked.
+
+    In conversation the answer is often the turn after the one that matches the question (or the
+    question before the answer that matches), so a turn next to a strong match is worth more.
+    """
+    scores = {uid: score for uid, score, _ in fused}
+    sources = {uid: list(src) for uid, _, src in fused}
+    for uid, score, _ in fused:
+        for other in view.adjacent.get(uid, ()):
+            scores[other] = scores.get(other, 0.0) + share * score
+            if "context" not in sources.setdefault(other, []):
+                sources[other].append("context")
+    ordered = sorted(scores.items(), key=lambda kv: -kv[1])
+    return [(uid, score, sources[uid]) for uid, score in ordered]
 
 
 @lru_cache(maxsize=4096)
@@ -217,11 +278,18 @@ def fuse(
 
 
 def present(unit: MemoryUnit) -> str:
-    """A unit as it appears in a prompt: its date and speaker, then its text."""
+    """A unit as it appears in a prompt: its date and speaker, then its text.
+
+    Turns and segments quote what was said, so their relative dates get the absolute date beside
+    them, resolved against the session's date.
+    """
     day = f"({format_day(unit.event_time.date())}) " if unit.event_time else ""
+    text = unit.text
+    if unit.granularity in _QUOTED and unit.event_time is not None:
+        text = annotate_dates(text, unit.event_time)  # "yesterday" → "yesterday (7 May 2023)"
     if unit.granularity == Granularity.TURN and unit.speaker:
-        return f"{day}{unit.speaker}: {unit.text}"
-    return f"{day}{unit.text}"
+        return f"{day}{unit.speaker}: {text}"
+    return f"{day}{text}"
 
 
 @dataclass(frozen=True)
@@ -241,28 +309,58 @@ def pack(
 ) -> list[Packed]:
     """Fill ``budget`` tokens in rank order; a unit that does not fit is skipped, not cut.
 
-    With ``dedupe_provenance``, a unit is skipped when turns or segments already packed quote all
-    of its source turns verbatim (two facts of one turn say different things, so both stay).
+    With ``dedupe_provenance`` every source turn is represented once: a unit whose source turns
+    are all represented already is skipped — except a second fact of a turn that so far only
+    has a fact packed, which upgrades that fact to the whole turn (it says both).
     """
     packed: list[Packed] = []
-    covered: set[str] = set()
+    holder: dict[str, int] = {}  # source turn id -> index in packed of the unit representing it
     used = 0
     for uid, score, sources in ranked:
+        if budget - used < 8:
+            break
         unit = view.units.get(uid)
         if unit is None:
             continue
-        if dedupe_provenance and unit.provenance and set(unit.provenance) <= covered:
-            continue  # its source turns are already packed verbatim: it would repeat them
+        provenance = set(unit.provenance)
+        if dedupe_provenance and provenance and provenance <= holder.keys():
+            used += _upgrade_to_turn(unit, packed, holder, view, budget - used)
+            continue
         tokens = view.token_count(unit)
         if used + tokens > budget:
-            if budget - used < 8:
-                break
             continue
         packed.append(Packed(unit=unit, score=score, sources=sources, tokens=tokens))
-        if unit.granularity in _VERBATIM:
-            covered.update(unit.provenance)
+        for turn_id in provenance:
+            holder.setdefault(turn_id, len(packed) - 1)
         used += tokens
     return packed
+
+
+def _upgrade_to_turn(
+    unit: MemoryUnit,
+    packed: list[Packed],
+    holder: dict[str, int],
+    view: NamespaceView,
+    room: int,
+) -> int:
+    """Replace a packed fact by its whole turn when another fact of that turn comes up.
+
+    Returns the extra tokens used (0 when nothing changed).
+    """
+    if unit.granularity != Granularity.FACT or len(unit.provenance) != 1:
+        return 0
+    turn_id = unit.provenance[0]
+    current = packed[holder[turn_id]]
+    turn = view.units.get(view.turn_units.get(turn_id, ""))
+    if current.unit.granularity != Granularity.FACT or turn is None:
+        return 0
+    extra = view.token_count(turn) - current.tokens
+    if extra > room:
+        return 0
+    packed[holder[turn_id]] = Packed(
+        unit=turn, score=current.score, sources=current.sources, tokens=current.tokens + extra
+    )
+    return extra
 
 
 def day_ranges(spans: Iterable[tuple[date, date]], *, max_days: int = 31) -> list[date]:

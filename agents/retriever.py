@@ -15,6 +15,7 @@ from langgraph.runtime import Runtime
 from agents._steps import clock, step
 from agents.recipes import get_recipe
 from agents.retrieval import (
+    NamespaceView,
     cached_query_analysis,
     day_ranges,
     dense_candidates,
@@ -23,6 +24,7 @@ from agents.retrieval import (
     pack,
     present,
     route_weights,
+    spread_to_neighbours,
     view_for,
 )
 from graphs.context import RunContext
@@ -71,6 +73,11 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> dict[str, Any]:
             ]
             lists["graph"] = (recipe.graph_weight, ranked)
         fused = fuse(lists, view.units, rrf_k=recipe.rrf_k, route=route, in_range=spans)
+        if recipe.context_share > 0:
+            fused = spread_to_neighbours(fused, view, recipe.context_share)
+        named = {e.casefold() for e in analysis.entities}
+        if recipe.speaker_boost != 1.0 and named:
+            fused = _favour_speakers(fused, view, named, recipe.speaker_boost)
         candidates = _merge(
             state.get("candidates", []), fused, recipe.iteration_decay**iteration, recipe.rrf_k
         )
@@ -154,6 +161,26 @@ def _merge(
         )
         for rank, (uid, sources) in enumerate(order.items())
     ]
+
+
+def _favour_speakers(
+    fused: list[tuple[str, float, list[str]]],
+    view: NamespaceView,
+    named: set[str],
+    boost: float,
+) -> list[tuple[str, float, list[str]]]:
+    """Scores of units said by a person the question names, multiplied by ``boost``.
+
+    "What does Caroline like?" is mostly answered by what Caroline said.
+    """
+    out = []
+    for uid, score, sources in fused:
+        speaker = view.units[uid].speaker
+        out.append(
+            (uid, score * boost if speaker and speaker.casefold() in named else score, sources)
+        )
+    out.sort(key=lambda item: -item[1])
+    return out
 
 
 def _fmt(route: dict[str, float]) -> str:
