@@ -725,7 +725,8 @@ def _demo_date(hm: Hypermnesia, ns: Namespace) -> tuple[_Check, str]:
         dated = e.event_time is not None and e.event_time.date() == target
         spelled = target.isoformat() in e.text or "7 May 2023" in e.text
         if _mentions(e, "adopt") and (dated or spelled):
-            return _Check(claim, True, f"{_day(e.event_time)}: {escape(e.text)!r}"), result.run_id
+            detail = f"resolved to {target.isoformat()}: {escape(e.text)!r}"
+            return _Check(claim, True, detail), result.run_id
     adoption = [e for e in result.evidence if _mentions(e, "adopt")]
     seen = ", ".join(_day(e.event_time) or "undated" for e in adoption) or "no adoption evidence"
     return _Check(claim, False, f"adoption evidence dated {seen}"), result.run_id
