@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: install native llm demo test lint typecheck eval bench clean
+.PHONY: install native llm demo test lint eval ablation bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,8 +48,13 @@ test: install llm
 	@if [ -f native/Cargo.toml ]; then cd native && cargo test --quiet; fi
 	$(PY) -m pytest -q
 
+LOCOMO ?= ../shared/data/locomo/locomo_dev.json
+
 eval: install
-	$(PY) app.py eval --dataset locomo --data ../shared/data/locomo/locomo_dev.json --out eval-out
+	$(PY) app.py eval --dataset locomo --data $(LOCOMO) --out eval-out
+
+ablation: install
+	$(PY) app.py ablation --dataset locomo --data $(LOCOMO) --out eval-out
 
 bench: install
 	$(PY) app.py bench store --json

@@ -85,6 +85,27 @@ def eval_command(
     cli_eval(dataset, data, out, systems, workers, fresh, budgets, limit_conversations, seed)
 
 
+@app.command("ablation")
+def ablation_command(
+    data: str = typer.Option(..., help="A benchmark file, a URL, or 'download' (public LoCoMo)."),
+    dataset: str = typer.Option("locomo", help="locomo or longmemeval."),
+    out: str = typer.Option("eval-out", help="Output folder; reuses an eval run's ingest."),
+    recipes: str = typer.Option("", help="Comma-separated recipes (default: full and every no-*)."),
+    budget: int = typer.Option(1000, min=1, help="Token budget of the recall figures."),
+    workers: int = typer.Option(2, help="Worker processes (one conversation per task)."),
+    limit_conversations: int | None = typer.Option(None, help="Only the first N conversations."),
+) -> None:
+    """Recall with each retrieval mechanism switched off, recipe by recipe."""
+    from evals.ablation import ABLATIONS, run_ablation
+
+    chosen = [r.strip() for r in recipes.split(",") if r.strip()] or ["full", *ABLATIONS]
+    try:
+        run_ablation(dataset, data, Path(out), chosen, budget, workers, limit_conversations)
+    except HypermnesiaError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+
+
 # -- shared plumbing -----------------------------------------------------------------------------
 
 out = Console()

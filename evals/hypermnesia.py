@@ -35,7 +35,7 @@ class HypermnesiaSystem:
         seed: int = 0,
         cache_dir: Path | None = None,
         recipe: str = "full",
-        embedder: str = "minilm",
+        embedder: str | None = None,
         max_iterations: int = 3,
         **_: Any,
     ) -> None:
@@ -48,7 +48,14 @@ class HypermnesiaSystem:
     def _open(self, conversation_id: str, workdir: Path) -> Hypermnesia:
         engine = self._engines.get(conversation_id)
         if engine is None:
-            settings = Settings(data_dir=workdir, embedder=self.embedder, llm_model=None)
+            base = Settings()  # HYPERMNESIA_EMBEDDER and friends, unless overridden here
+            settings = base.model_copy(
+                update={
+                    "data_dir": workdir,
+                    "embedder": self.embedder or base.embedder,
+                    "llm_model": None,
+                }
+            )
             engine = Hypermnesia.open(workdir, settings=settings, checkpoints=False)
             self._engines[conversation_id] = engine
         return engine
