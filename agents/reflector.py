@@ -22,12 +22,16 @@ from langgraph.runtime import Runtime
 from agents._steps import clock, step
 from graphs.context import RunContext
 from graphs.state import WriteState
+from memory.llm import LLMCall, LLMClient
 from memory.model import Granularity, MemoryUnit, Namespace, UnitFilter, UnitKind, make_unit
+from prompts import get_prompt
+from prompts.reflector import Insight, PersonaProfile
 
 __all__ = ["cluster", "propose_reflections", "reflector"]
 
 MIN_CLUSTER = 3
 MAX_CLUSTER_FACTS = 6
+MAX_LLM_CLUSTERS = 5
 LINK_SIMILARITY = 0.55
 
 
@@ -40,7 +44,8 @@ def reflector(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, Any]
             UnitFilter(granularities=frozenset({Granularity.FACT}), current_only=True),
         )
         vectors = ctx.store.embed([f.text for f in facts]) if facts else np.zeros((0, 1))
-        proposals = propose_reflections(ctx.namespace, facts, vectors)
+        llm = ctx.llm if ctx.use_llm else None
+        proposals, calls, fallbacks = propose_reflections(ctx.namespace, facts, vectors, llm)
     return {
         "proposed": [u.model_dump(mode="json") for u in proposals],
         "reflect": False,
@@ -52,6 +57,8 @@ def reflector(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, Any]
                 f"clusters of ≥{MIN_CLUSTER} facts at cosine ≥{LINK_SIMILARITY}; "
                 "one persona per speaker",
                 timer=timer,
+                calls=calls,
+                fallback="; ".join(fallbacks) or None,
                 outputs={
                     "insights": sum(u.granularity == Granularity.INSIGHT for u in proposals),
                     "personas": sum(u.granularity == Granularity.PERSONA for u in proposals),
@@ -62,27 +69,99 @@ def reflector(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, Any]
 
 
 def propose_reflections(
-    ns: Namespace, facts: Sequence[MemoryUnit], vectors: np.ndarray
-) -> list[MemoryUnit]:
-    """Insight units for fact clusters and a persona unit per speaker."""
+    ns: Namespace,
+    facts: Sequence[MemoryUnit],
+    vectors: np.ndarray,
+    llm: LLMClient | None = None,
+) -> tuple[list[MemoryUnit], list[LLMCall], list[str]]:
+    """Insight units for fact clusters and a persona unit per speaker.
+
+    With ``llm`` the model words each insight (``reflector.insight``, for the largest
+    ``MAX_LLM_CLUSTERS`` clusters) and each persona (``reflector.persona``); the units keep the
+    deterministic links to their evidence, and a failed call falls back to the extractive text.
+    """
     proposals: list[MemoryUnit] = []
-    for members in cluster(vectors, LINK_SIMILARITY):
-        if len(members) < MIN_CLUSTER:
-            continue
-        chosen = sorted((facts[i] for i in members), key=lambda f: -f.importance)[
-            :MAX_CLUSTER_FACTS
-        ]
-        chosen.sort(key=lambda f: f.event_time or f.recorded_at)
-        proposals.append(_digest(ns, chosen, Granularity.INSIGHT))
+    calls: list[LLMCall] = []
+    fallbacks: list[str] = []
+    clusters = [c for c in cluster(vectors, LINK_SIMILARITY) if len(c) >= MIN_CLUSTER]
+    clusters.sort(key=len, reverse=True)
+    for rank, members in enumerate(clusters):
+        chosen = sorted((facts[i] for i in members), key=lambda f: -f.importance)
+        chosen = sorted(chosen[:MAX_CLUSTER_FACTS], key=lambda f: f.event_time or f.recorded_at)
+        unit = _digest(ns, chosen, Granularity.INSIGHT)
+        if llm is not None and rank < MAX_LLM_CLUSTERS:
+            unit = _worded_insight(llm, unit, chosen, calls, fallbacks)
+        proposals.append(unit)
     by_speaker: dict[str, list[MemoryUnit]] = {}
     for fact in facts:
         if fact.speaker:
             by_speaker.setdefault(fact.speaker, []).append(fact)
     for speaker, own in sorted(by_speaker.items()):
         persona = _persona(ns, speaker, own)
+        if persona is not None and llm is not None:
+            persona = _worded_persona(llm, persona, speaker, own, calls, fallbacks)
         if persona is not None:
             proposals.append(persona)
-    return proposals
+    return proposals, calls, fallbacks
+
+
+def _worded_insight(
+    llm: LLMClient,
+    unit: MemoryUnit,
+    facts: Sequence[MemoryUnit],
+    calls: list[LLMCall],
+    fallbacks: list[str],
+) -> MemoryUnit:
+    value, call, fallback = get_prompt("reflector.insight").run(
+        llm, list(facts), fallback=lambda: Insight(text=unit.text)
+    )
+    calls.extend([call] if call else [])
+    if fallback is not None:
+        fallbacks.append(fallback)
+        return unit
+    cited = [f for f in facts if f.id in set(value.source_ids)] or list(facts)
+    return _rewritten(unit, value.text, cited)
+
+
+def _worded_persona(
+    llm: LLMClient,
+    unit: MemoryUnit,
+    speaker: str,
+    facts: Sequence[MemoryUnit],
+    calls: list[LLMCall],
+    fallbacks: list[str],
+) -> MemoryUnit:
+    sources = [f for f in facts if f.id in set(unit.derived_from)]
+    value, call, fallback = get_prompt("reflector.persona").run(
+        llm, sources, person=speaker, fallback=lambda: PersonaProfile(summary=unit.text)
+    )
+    calls.extend([call] if call else [])
+    if fallback is not None:
+        fallbacks.append(fallback)
+        return unit
+    traits = f" Traits: {', '.join(value.traits)}." if value.traits else ""
+    return _rewritten(unit, f"{value.summary.strip()}{traits}", sources, keep_provenance=False)
+
+
+def _rewritten(
+    unit: MemoryUnit, text: str, facts: Sequence[MemoryUnit], *, keep_provenance: bool = True
+) -> MemoryUnit:
+    """The unit with model-written text, re-identified, still linked to the facts it cites."""
+    if not text.strip():
+        return unit
+    return make_unit(
+        unit.namespace,
+        unit.granularity,
+        text.strip(),
+        kind=UnitKind.INFERENCE,
+        provenance=[p for f in facts for p in f.provenance] if keep_provenance else [],
+        derived_from=tuple(f.id for f in facts),
+        entities=unit.entities,
+        attribute=unit.attribute,
+        speaker=unit.speaker,
+        event_time=unit.event_time,
+        importance=unit.importance,
+    )
 
 
 def cluster(vectors: np.ndarray, threshold: float) -> list[list[int]]:

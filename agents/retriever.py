@@ -30,6 +30,9 @@ from agents.retrieval import (
 from graphs.context import RunContext
 from graphs.results import Evidence
 from graphs.state import Candidate, ReadState
+from memory.llm import LLMCall
+from prompts import get_prompt
+from prompts.retriever import QueryAnalysis as PromptQueryAnalysis
 
 __all__ = ["retriever"]
 
@@ -45,16 +48,23 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     with clock() as timer:
         view = view_for(store, ns)
         analysis = cached_query_analysis(query, view.names)
+        entities = list(analysis.entities)
+        search_text: str = query
+        calls: list[LLMCall] = []
+        fallback: str | None = None
+        if ctx.use_llm and iteration == 0:
+            search_text, extra, calls, fallback = _llm_analysis(ctx, query)
+            entities += [e for e in extra if e not in entities]
         spans = [(m.start, m.end) for m in analysis.dates] if recipe.temporal else []
         lists: dict[str, tuple[float, list[tuple[str, float]]]] = {}
         dense = []
         if recipe.dense:
-            dense = dense_candidates(store, ns, store.embed([query])[0], recipe)
+            dense = dense_candidates(store, ns, store.embed([search_text])[0], recipe)
             lists["dense"] = (recipe.dense_weight, dense)
         if recipe.lexical:
             lists["lexical"] = (
                 recipe.lexical_weight,
-                view.lexical(query, recipe.pool, recipe.granularities),
+                view.lexical(search_text, recipe.pool, recipe.granularities),
             )
         route = route_weights(view.units, dense) if recipe.router else {}
         if recipe.graph:
@@ -62,9 +72,7 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> dict[str, Any]:
                 (uid, s)
                 for uid, s, _ in fuse(lists, view.units, rrf_k=recipe.rrf_k, route=route)[:5]
             ]
-            ranked = graph_candidates(
-                store, ns, analysis.entities, day_ranges(spans), seeds, recipe
-            )
+            ranked = graph_candidates(store, ns, entities, day_ranges(spans), seeds, recipe)
             allowed = recipe.granularities
             ranked = [
                 (u, s)
@@ -75,7 +83,7 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         fused = fuse(lists, view.units, rrf_k=recipe.rrf_k, route=route, in_range=spans)
         if recipe.context_share > 0:
             fused = spread_to_neighbours(fused, view, recipe.context_share)
-        named = {e.casefold() for e in analysis.entities}
+        named = {e.casefold() for e in entities}
         if recipe.speaker_boost != 1.0 and named:
             fused = _favour_speakers(fused, view, named, recipe.speaker_boost)
         candidates = _merge(
@@ -116,9 +124,12 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> dict[str, Any]:
                 + ", ".join(f"{name} {len(r)}" for name, (_, r) in lists.items())
                 + (f"; route {_fmt(route)}" if route else ""),
                 timer=timer,
+                calls=calls,
+                fallback=fallback,
                 inputs={
                     "query": query,
-                    "entities": analysis.entities,
+                    "search_text": search_text,
+                    "entities": entities,
                     "dates": [f"{a}..{b}" for a, b in spans],
                 },
                 outputs={"candidates": len(candidates), "tokens": used},
@@ -126,6 +137,24 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> dict[str, Any]:
             )
         ],
     }
+
+
+def _llm_analysis(
+    ctx: RunContext, question: str
+) -> tuple[str, list[str], list[LLMCall], str | None]:
+    """The model's search query and entities for the question (``retriever.analyze``).
+
+    On failure the question itself is searched, and the fallback is recorded.
+    """
+    value, call, fallback = get_prompt("retriever.analyze").run(
+        ctx.llm,
+        question,
+        fallback=lambda: PromptQueryAnalysis(rewritten_query=question),
+    )
+    text = value.rewritten_query.strip() or question
+    if fallback is None and text != question:
+        text = f"{question} {text}"  # the rewrite adds words; the question keeps its own
+    return text, [e for e in value.entities if e.strip()], [call] if call else [], fallback
 
 
 def _merge(

@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from graphs.client import Hypermnesia
 from memory.embeddings import HashingEmbedder
 from memory.fake_llm import ScriptedLLM
 from memory.model import Granularity, Turn, UnitFilter
+from prompts.judge import SufficiencyVerdict
+from prompts.reflector import Insight, PersonaProfile
+from prompts.retriever import QueryAnalysis as PromptQueryAnalysis
 
-from .agent_fixtures import SAM
+from .agent_fixtures import SAM, ingest_sample
 
 WHEN = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
 TURN = Turn(
@@ -61,8 +66,10 @@ def test_garbage_output_falls_back_loudly_and_loses_nothing(tmp_path: Path) -> N
 def test_judge_asks_the_model_and_records_the_version(tmp_path: Path) -> None:
     llm = ScriptedLLM(
         [
+            '{"entities": ["Biscuit"], "time_expressions": [], "keywords": ["adopt"], '
+            '"rewritten_query": "Sam adopted Biscuit date"}',
             '{"sufficient": true, "reason": "the adoption is stated", "refined_query": null, '
-            '"conflicting_ids": []}'
+            '"conflicting_ids": []}',
         ]
     )
     with Hypermnesia.open(tmp_path, embedder=HashingEmbedder()) as hm:
@@ -73,4 +80,38 @@ def test_judge_asks_the_model_and_records_the_version(tmp_path: Path) -> None:
         judge = next(s for s in hm.traces.get(result.run_id).steps if s.agent == "judge")
         assert judge.reason == "the adoption is stated"
         assert judge.llm_calls[0].prompt == "judge.sufficiency.v1"
-    assert "When did Sam adopt Biscuit?" in llm.calls[0].text
+    assert [c.prompt.name for c in llm.calls] == ["retriever.analyze", "judge.sufficiency"]
+    assert "When did Sam adopt Biscuit?" in llm.calls[1].text
+
+
+def _model_like(messages: list[dict[str, str]], schema: type[BaseModel]) -> BaseModel:
+    """A stand-in model that answers every step with a fixed, valid reply."""
+    replies: dict[type[BaseModel], BaseModel] = {
+        PromptQueryAnalysis: PromptQueryAnalysis(
+            entities=["Biscuit"], rewritten_query="beagle pet"
+        ),
+        SufficiencyVerdict: SufficiencyVerdict(sufficient=True, reason="enough"),
+        Insight: Insight(text="Sam's life revolves around Biscuit.", source_ids=[]),
+        PersonaProfile: PersonaProfile(summary="Sam is a nurse who loves dogs.", traits=["caring"]),
+    }
+    return replies[schema]
+
+
+def test_retriever_and_reflector_use_the_model(tmp_path: Path) -> None:
+    with Hypermnesia.open(tmp_path, embedder=HashingEmbedder()) as hm:
+        ingest_sample(hm)
+    llm = ScriptedLLM([_model_like] * 40)
+    with Hypermnesia.open(tmp_path, embedder=HashingEmbedder(), llm=llm) as hm:
+        recalled = hm.recall(SAM, "What is the name of Sam's dog?", budget=200)
+        retriever = hm.traces.get(recalled.run_id).steps[0]
+        assert retriever.llm_calls[0].prompt == "retriever.analyze.v1"
+        assert "beagle pet" in retriever.inputs["search_text"]
+        assert "Biscuit" in retriever.inputs["entities"]
+
+        reflected = hm.reflect(SAM)
+        step = next(s for s in hm.traces.get(reflected.run_id).steps if s.agent == "reflector")
+        prompts = {c.prompt for c in step.llm_calls}
+        assert "reflector.persona.v1" in prompts and step.fallback is None
+        personas = hm.store.units(SAM, UnitFilter(granularities=frozenset({Granularity.PERSONA})))
+        worded = [p for p in personas if p.text.startswith("Sam is a nurse who loves dogs.")]
+        assert worded and worded[0].derived_from, "a worded persona still links to its facts"
