@@ -54,6 +54,24 @@ def bench_vector(
     run_vector_bench(n=n, dim=dim, k=k, queries=queries, json_out=json_out)
 
 
+@bench_app.command("graph")
+def bench_graph(
+    n: int = typer.Option(10_000, help="Units to reach before measuring recall."),
+    questions: int = typer.Option(200, help="LoCoMo questions to ask."),
+    data: str | None = typer.Option(None, help="A LoCoMo file (default: ../shared/data)."),
+    json_out: bool = typer.Option(False, "--json", help="End with one JSON object."),
+) -> None:
+    """The agents end to end: write throughput (turns/s) and recall latency at n units."""
+    from evals.bench.graph import run_graph_bench
+
+    try:
+        path = Path(data) if data else None
+        run_graph_bench(n=n, json_out=json_out, data=path, questions=questions)
+    except HypermnesiaError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+
+
 @bench_app.command("store")
 def bench_store(
     n: int = typer.Option(10_000, help="Number of units to write."),

@@ -23,7 +23,7 @@ from graphs.context import RunContext
 from graphs.results import WriteDecision
 from graphs.state import ReadState, WriteState
 from memory.model import Granularity, MemoryUnit, Namespace
-from memory.store import MemoryStore
+from memory.store import Change, MemoryStore, merging, superseding
 
 __all__ = ["facts_since_reflection", "refresh_read", "refresh_write"]
 
@@ -48,16 +48,26 @@ def refresh_write(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, 
     decisions = [WriteDecision.model_validate(v) for v in state.get("verdicts", [])]
     with clock() as timer:
         fresh = [units[d.unit_id] for d in decisions if d.decision in ("new", "duplicate")]
-        store.add_units(ns, fresh, reason="constructor")
+        written: dict[str, MemoryUnit] = {u.id: u for u in fresh}
+        changes = [Change("put", tuple(fresh), "constructor")]
+
+        def latest(unit_id: str) -> MemoryUnit:
+            """A unit as this batch leaves it (it may have been written or closed just now)."""
+            return written.get(unit_id) or store.get_one(ns, unit_id)
+
         for d in decisions:
-            if d.decision == "duplicate" and d.target_id:
-                store.merge(ns, d.target_id, [d.unit_id], reason=d.reason)
-            elif d.decision == "update" and d.target_id:
-                store.supersede(ns, d.target_id, units[d.unit_id], reason=d.reason)
-        turn_ids = {
-            p for u in units.values() if u.granularity == Granularity.TURN for p in u.provenance
-        }
-        store.journal.mark_turns_stored(ns, turn_ids)
+            if d.target_id is None or d.decision not in ("duplicate", "update"):
+                continue
+            target = latest(d.target_id)
+            if d.decision == "duplicate":
+                change = merging(target, [latest(d.unit_id)], d.reason)
+            elif target.is_current:
+                change = superseding(target, units[d.unit_id], d.reason)
+            else:
+                continue  # an earlier change of this batch already closed the target
+            changes.append(change)
+            written.update({u.id: u for u in change.units})
+        store.apply(ns, changes)
     every = ctx.thresholds.reflect_every
     reflect = not state.get("reflect_done") and (
         bool(state.get("force_reflect"))

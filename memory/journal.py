@@ -26,7 +26,7 @@ from typing import Any
 from memory.errors import StoreCorruptError
 from memory.model import Namespace, Turn, utcnow
 
-__all__ = ["Journal", "JournalOp"]
+__all__ = ["Intent", "Journal", "JournalOp"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (
@@ -55,6 +55,17 @@ CREATE TABLE IF NOT EXISTS access (
     PRIMARY KEY (ns, unit_id)
 );
 """
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A write about to be applied: its kind (``put``, ``supersede``, ``merge``, ``delete``),
+    what replaying it needs, the units it touches and why."""
+
+    kind: str
+    payload: dict[str, Any]
+    unit_ids: tuple[str, ...]
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,28 +175,37 @@ class Journal:
         reason: str | None = None,
     ) -> int:
         """Record a write intent touching ``unit_ids``; returns its op id."""
+        return self.begin_many(ns, [Intent(kind, payload, tuple(unit_ids), reason)])[0]
+
+    def begin_many(self, ns: Namespace, intents: Sequence[Intent]) -> list[int]:
+        """Record several write intents in one transaction; returns their op ids in order."""
+        op_ids: list[int] = []
+        now = utcnow().isoformat()
         with self._tx() as db:
-            cur = db.execute(
-                "INSERT INTO ops (ns, kind, payload, reason, status, created_at) "
-                "VALUES (?,?,?,?,'pending',?)",
-                (ns.key, kind, json.dumps(payload), reason, utcnow().isoformat()),
-            )
-            op_id = int(cur.lastrowid or 0)
-            db.executemany(
-                "INSERT OR IGNORE INTO op_units (op_id, ns, unit_id) VALUES (?,?,?)",
-                [(op_id, ns.key, u) for u in dict.fromkeys(unit_ids)],
-            )
-        return op_id
+            for intent in intents:
+                cur = db.execute(
+                    "INSERT INTO ops (ns, kind, payload, reason, status, created_at) "
+                    "VALUES (?,?,?,?,'pending',?)",
+                    (ns.key, intent.kind, json.dumps(intent.payload), intent.reason, now),
+                )
+                op_id = int(cur.lastrowid or 0)
+                db.executemany(
+                    "INSERT OR IGNORE INTO op_units (op_id, ns, unit_id) VALUES (?,?,?)",
+                    [(op_id, ns.key, u) for u in dict.fromkeys(intent.unit_ids)],
+                )
+                op_ids.append(op_id)
+        return op_ids
 
     def complete(
         self,
-        op_id: int,
+        op_ids: int | Sequence[int],
         *,
         provenance: Sequence[tuple[Namespace, str, str]] = (),
         drop_provenance: Sequence[tuple[Namespace, str]] = (),
         stored_turns: Sequence[tuple[Namespace, str]] = (),
     ) -> None:
-        """Mark an intent done, updating the provenance index and turn status in one transaction."""
+        """Mark intents done, updating the provenance index and turn status in one transaction."""
+        ids = [op_ids] if isinstance(op_ids, int) else list(op_ids)
         with self._tx() as db:
             db.executemany(
                 "DELETE FROM provenance WHERE ns = ? AND unit_id = ?",
@@ -203,9 +223,10 @@ class Journal:
                 "UPDATE turns SET status = 'stored' WHERE ns = ? AND turn_id = ?",
                 [(ns.key, t) for ns, t in stored_turns],
             )
-            db.execute(
+            done = utcnow().isoformat()
+            db.executemany(
                 "UPDATE ops SET status = 'done', done_at = ? WHERE op_id = ?",
-                (utcnow().isoformat(), op_id),
+                [(done, op_id) for op_id in ids],
             )
 
     def pending(self) -> list[JournalOp]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +27,7 @@ from memory.embeddings import Embedder, embedder_from_settings
 from memory.errors import InvalidInputError, UnitNotFoundError
 from memory.hot import HotNamespace
 from memory.hypergraph import HypergraphStore
-from memory.journal import Journal, JournalOp
+from memory.journal import Intent, Journal, JournalOp
 from memory.model import (
     Granularity,
     Hyperedge,
@@ -44,7 +45,17 @@ from memory.model import (
 from memory.settings import Settings
 from memory.vector_store import ChromaBackend, InMemoryBackend, VectorBackend, VectorStore
 
-__all__ = ["DeleteReport", "HistoryEvent", "MemoryStore", "StoreStats", "unit_vertices"]
+__all__ = [
+    "Change",
+    "DeleteReport",
+    "HistoryEvent",
+    "MemoryStore",
+    "StoreStats",
+    "merging",
+    "superseding",
+    "turn_unit",
+    "unit_vertices",
+]
 
 Backend = Literal["chroma", "memory"]
 _LINKING_OPS = frozenset({"supersede", "merge"})
@@ -173,6 +184,11 @@ class MemoryStore:
         self.close()
 
     def close(self) -> None:
+        """Release every store. Chroma keeps one engine per folder per process; closing it lets
+        another process (or a later open here) own the folder cleanly."""
+        close_vectors = getattr(self.vectors.backend, "close", None)
+        if close_vectors is not None:
+            close_vectors()
         self.journal.close()
         self.hypergraph.close()
 
@@ -197,18 +213,9 @@ class MemoryStore:
         units: Sequence[MemoryUnit],
         *,
         reason: str | None = None,
-        embeddings: np.ndarray | None = None,
     ) -> list[str]:
         """Store units (idempotent by id) in every store; returns their ids."""
-        if not units:
-            return []
-        self._check_units(ns, units)
-        if embeddings is None:
-            embeddings = self.embed([u.text for u in units])
-        with self._write_lock:
-            payload = {"units": [u.model_dump(mode="json") for u in units]}
-            op_id = self.journal.begin(ns, "put", payload, [u.id for u in units], reason)
-            self._apply_put(ns, op_id, units, embeddings)
+        self.apply(ns, [Change("put", tuple(units), reason)])
         return [u.id for u in units]
 
     def supersede(
@@ -218,20 +225,9 @@ class MemoryStore:
 
         The old unit is kept (bi-temporal history); it is returned closed.
         """
-        self._check_units(ns, [new_unit])
-        old = self.get_one(ns, old_id)
-        if not old.is_current:
-            raise InvalidInputError(f"unit {old_id} was already superseded by {old.superseded_by}")
-        if old_id == new_unit.id:
-            raise InvalidInputError(f"unit {old_id} cannot supersede itself")
-        closed = old.closed(new_unit.valid_from, new_unit.id)
-        units = [closed, new_unit]
-        embeddings = self.embed([u.text for u in units])
-        with self._write_lock:
-            payload = {"units": [u.model_dump(mode="json") for u in units]}
-            op_id = self.journal.begin(ns, "supersede", payload, [old_id, new_unit.id], reason)
-            self._apply_put(ns, op_id, units, embeddings)
-        return closed
+        change = superseding(self.get_one(ns, old_id), new_unit, reason)
+        self.apply(ns, [change])
+        return change.units[0]
 
     def merge(
         self,
@@ -248,18 +244,37 @@ class MemoryStore:
         if len(dups) != len(dup_ids):
             missing = sorted(set(dup_ids) - {d.id for d in dups})
             raise UnitNotFoundError(f"no unit {missing[0]!r} in namespace {ns.key}")
-        provenance = tuple(
-            dict.fromkeys([*keep.provenance, *(p for d in dups for p in d.provenance)])
-        )
-        merged = keep.model_copy(update={"provenance": provenance, "version": keep.version + 1})
-        now = utcnow()
-        units = [merged, *(d.closed(now, keep_id) for d in dups if d.is_current)]
+        change = merging(keep, dups, reason)
+        self.apply(ns, [change])
+        return change.units[0]
+
+    def apply(self, ns: Namespace, changes: Sequence[Change]) -> None:
+        """Apply several changes as one multi-store write (one embedding pass, one upsert).
+
+        Each change is journaled as its own intent (so history keeps its kind and reason); a unit
+        that several changes touch is stored in its last version.
+        """
+        changes = [c for c in changes if c.units]
+        if not changes:
+            return
+        final: dict[str, MemoryUnit] = {}
+        for change in changes:
+            self._check_units(ns, change.units)
+            final.update({u.id: u for u in change.units})
+        units = list(final.values())
         embeddings = self.embed([u.text for u in units])
+        intents = [
+            Intent(
+                c.kind,
+                {"units": [u.model_dump(mode="json") for u in c.units]},
+                tuple(u.id for u in c.units),
+                c.reason,
+            )
+            for c in changes
+        ]
         with self._write_lock:
-            payload = {"units": [u.model_dump(mode="json") for u in units]}
-            op_id = self.journal.begin(ns, "merge", payload, [u.id for u in units], reason)
-            self._apply_put(ns, op_id, units, embeddings)
-        return merged
+            op_ids = self.journal.begin_many(ns, intents)
+            self._apply_put(ns, op_ids, units, embeddings)
 
     def delete(
         self,
@@ -439,10 +454,10 @@ class MemoryStore:
         replayed = 0
         with self._write_lock:
             for op in self.journal.pending():
-                if op.kind in ("put", "supersede"):
+                if op.kind in ("put", "supersede", "merge"):
                     units = [MemoryUnit.model_validate(u) for u in op.payload["units"]]
                     embeddings = self.embed([u.text for u in units])
-                    self._apply_put(op.namespace, op.op_id, units, embeddings)
+                    self._apply_put(op.namespace, [op.op_id], units, embeddings)
                 elif op.kind == "delete":
                     self._apply_delete(
                         op.namespace, op.op_id, op.payload["ids"], op.payload["turns"]
@@ -459,7 +474,11 @@ class MemoryStore:
     # -- internals -----------------------------------------------------------------------------
 
     def _apply_put(
-        self, ns: Namespace, op_id: int, units: Sequence[MemoryUnit], embeddings: np.ndarray
+        self,
+        ns: Namespace,
+        op_ids: Sequence[int],
+        units: Sequence[MemoryUnit],
+        embeddings: np.ndarray,
     ) -> None:
         self.vectors.put(ns, units, embeddings)
         if ns.key in self._hot:
@@ -474,7 +493,7 @@ class MemoryStore:
         )
         provenance = [(ns, u.id, s) for u in units for s in (*u.provenance, *u.derived_from)]
         stored = [(ns, t) for u in units if u.granularity == Granularity.TURN for t in u.provenance]
-        self.journal.complete(op_id, provenance=provenance, stored_turns=stored)
+        self.journal.complete(op_ids, provenance=provenance, stored_turns=stored)
 
     def _apply_delete(
         self, ns: Namespace, op_id: int, ids: Sequence[str], turn_ids: Sequence[str]
@@ -506,6 +525,37 @@ class MemoryStore:
             else u
             for u in units
         ]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One logical write for :meth:`MemoryStore.apply`: its kind, the units it stores, and why."""
+
+    kind: Literal["put", "supersede", "merge"]
+    units: tuple[MemoryUnit, ...]
+    reason: str | None = None
+
+
+def superseding(old: MemoryUnit, new_unit: MemoryUnit, reason: str | None = None) -> Change:
+    """The change that closes ``old`` and stores ``new_unit`` as its successor."""
+    if not old.is_current:
+        raise InvalidInputError(f"unit {old.id} was already superseded by {old.superseded_by}")
+    if old.id == new_unit.id:
+        raise InvalidInputError(f"unit {old.id} cannot supersede itself")
+    return Change("supersede", (old.closed(new_unit.valid_from, new_unit.id), new_unit), reason)
+
+
+def merging(
+    keep: MemoryUnit, duplicates: Sequence[MemoryUnit], reason: str | None = None
+) -> Change:
+    """The change that folds ``duplicates`` into ``keep`` (first unit of the change)."""
+    provenance = tuple(
+        dict.fromkeys([*keep.provenance, *(p for d in duplicates for p in d.provenance)])
+    )
+    merged = keep.model_copy(update={"provenance": provenance, "version": keep.version + 1})
+    now = utcnow()
+    closed = [d.closed(now, keep.id) for d in duplicates if d.is_current and d.id != keep.id]
+    return Change("merge", (merged, *closed), reason)
 
 
 def turn_unit(ns: Namespace, turn: Turn, **fields: Any) -> MemoryUnit:

@@ -22,7 +22,15 @@ RUNS = 20
 
 def _run_and_kill(data: Path, delay: float, first_batch: int) -> set[int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.crash_writer", str(data), str(first_batch)],
+        [
+            sys.executable,
+            "-X",
+            "faulthandler",
+            "-m",
+            "tests.crash_writer",
+            str(data),
+            str(first_batch),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
