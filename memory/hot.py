@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from memory.native_index import IndexFilter, VectorIndex, open_index
 
 from memory.model import MemoryUnit, Namespace, UnitFilter
+from memory.native_index import IndexFilter, VectorIndex, open_index
 
 __all__ = ["HotNamespace"]
 
