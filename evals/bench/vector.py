@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -214,7 +215,7 @@ def run_vector_bench(
     """Runs the benchmark, prints a table (and with ``json_out`` one JSON line last)."""
     if n < 10 * k or dim < 1 or k < 1 or queries < 1:
         raise InvalidInputError(f"need n >= 10*k, dim >= 1, k >= 1, queries >= 1 (n={n}, k={k})")
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=130)  # whole names in logs
     rng = np.random.default_rng(20240611)
     with console.status("generating data and exact answers"):
         x = _unit_rows(rng, n, dim)
