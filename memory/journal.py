@@ -23,8 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from memory.errors import StoreCorruptError
 from memory.model import Namespace, Turn, utcnow
+from memory.sqlite import open_sqlite
 
 __all__ = ["Intent", "Journal", "JournalOp"]
 
@@ -88,13 +88,7 @@ class Journal:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreCorruptError(f"journal {self.path} cannot be opened: {exc}") from exc
+        self._db = open_sqlite(self.path, _SCHEMA, "journal")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

@@ -8,7 +8,6 @@ tokens, latency, fallback), and the ids and scores it retrieved. Stored in SQLit
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import uuid
 from datetime import datetime
@@ -17,8 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from memory.errors import StoreCorruptError, UnitNotFoundError
+from memory.errors import UnitNotFoundError
 from memory.model import utcnow
+from memory.sqlite import open_sqlite
 
 __all__ = ["LLMCallTrace", "TraceRun", "TraceStep", "TraceStore", "new_run_id"]
 
@@ -91,13 +91,7 @@ class TraceStore:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreCorruptError(f"trace store {self.path} cannot be opened: {exc}") from exc
+        self._db = open_sqlite(self.path, _SCHEMA, "trace store")
 
     def start(self, run_id: str, graph: str, namespace: str, inputs: dict[str, Any]) -> None:
         with self._lock:
