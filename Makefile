@@ -58,6 +58,7 @@ ablation: install
 
 bench: install
 	$(PY) app.py bench store --json
+	$(PY) app.py bench graph --json
 	$(PY) app.py bench vector --n 100000 --dim 384 --k 10 --json
 
 clean:
