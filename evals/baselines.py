@@ -13,6 +13,7 @@ Each returns its full ranking of the conversation's turns; the harness packs it 
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[int]:
     return sorted(scores, key=lambda d: (-scores[d], d))
 
 
-class _TurnBaseline:
+class _TurnBaseline(ABC):
     """Shared state: the rendered turns of each ingested conversation."""
 
     name = "baseline"
@@ -89,7 +90,7 @@ class _TurnBaseline:
         self._tokens[conversation.id] = [count_tokens(t) for t in texts]
         self._build(conversation.id, texts)
 
-    def _build(self, conversation_id: str, texts: list[str]) -> None:
+    def _build(self, conversation_id: str, texts: list[str]) -> None:  # noqa: B027
         """Index the rendered turns (nothing to do for a system that ranks without an index)."""
 
     def ingest(self, conversation: Conversation, workdir: Path) -> IngestStats:
@@ -100,8 +101,9 @@ class _TurnBaseline:
     def restore(self, conversation: Conversation, workdir: Path) -> None:
         self._load(conversation)
 
+    @abstractmethod
     def _rank(self, conversation_id: str, question: Question) -> tuple[list[int], list[float]]:
-        raise NotImplementedError
+        """Turn indices best first, with their scores."""
 
     def retrieve(
         self, conversation_id: str, question: Question, budget_tokens: int
