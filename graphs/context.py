@@ -24,10 +24,6 @@ class Thresholds:
 
     duplicate_similarity: float = 0.93
     """Cosine similarity above which a proposed fact duplicates a stored one (same speaker)."""
-    sufficient_entity_coverage: float = 1.0
-    """Share of the question's entities the evidence must mention to be sufficient."""
-    min_top_margin: float = 0.02
-    """Fused-score margin between the first and the tenth hit below which evidence looks diffuse."""
     reflect_every: int = 40
     """Reflect after this many new facts in a namespace (0: only on demand)."""
 
