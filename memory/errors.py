@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from memory.llm import LLMCall
+    from memory.llm_records import LLMCall
 
 __all__ = [
     "EmbeddingError",

@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -38,6 +38,7 @@ from tenacity import (
 )
 
 from memory.errors import InvalidInputError, LLMError, LLMOutputError, LLMTimeoutError
+from memory.llm_records import LLMCall, PromptRef
 from memory.llm_repair import parse_structured
 
 if TYPE_CHECKING:
@@ -61,41 +62,6 @@ log = logging.getLogger(__name__)
 
 _MAX_LOGGED_CHARS = 2_000
 _DOWNGRADE: dict[ResponseMode, ResponseMode] = {"json_schema": "json_object", "json_object": "text"}
-
-
-@dataclass(frozen=True)
-class PromptRef:
-    """Which prompt produced a call: its registry name (``judge.sufficiency``) and version."""
-
-    name: str
-    version: str
-
-    def __str__(self) -> str:
-        return f"{self.name}@{self.version}"
-
-
-@dataclass(frozen=True)
-class LLMCall:
-    """One record per ``structured()`` call, kept in traces."""
-
-    prompt_name: str
-    prompt_version: str
-    model: str
-    attempts: int
-    """HTTP requests made, retries and the re-ask included."""
-    ok: bool
-    input_tokens: int | None
-    output_tokens: int | None
-    latency_ms: float
-    cost_usd: float | None
-    """``None`` when the provider's price is unknown."""
-    error: str | None = None
-    raw_text: str | None = None
-    """The model's last reply, kept when it failed validation."""
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready copy for trace stores."""
-        return asdict(self)
 
 
 class LLMClient(Protocol):
@@ -351,23 +317,7 @@ class LiteLLMClient:
         tally: _Tally,
     ) -> str:
         litellm = _import_litellm()
-        kwargs: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "temperature": self.temperature,
-            "timeout": self.timeout_s,
-            "num_retries": 0,
-            "max_retries": 0,
-        }
-        if self.api_base is not None:
-            kwargs["api_base"] = self.api_base
-        if self.api_key is not None:
-            kwargs["api_key"] = self.api_key
-        if self.max_tokens is not None:
-            kwargs["max_tokens"] = self.max_tokens
-        response_format = self._response_format(mode, schema)
-        if response_format is not None:
-            kwargs["response_format"] = response_format
+        kwargs = self._request(messages, mode, schema)
 
         def attempt() -> Any:
             tally.attempts += 1
@@ -402,6 +352,31 @@ class LiteLLMClient:
             message = f"{prompt}: {self.model} {what} after {tally.attempts} attempt(s): {exc}"
             raise fail(kind, message, tally.record(prompt, self.model, error=message)) from exc
 
+        return self._content(litellm, response, prompt, tally)
+
+    def _request(
+        self, messages: list[dict[str, str]], mode: ResponseMode, schema: type[BaseModel]
+    ) -> dict[str, Any]:
+        """The keyword arguments of one ``litellm.completion`` call (its own retries off)."""
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "timeout": self.timeout_s,
+            "num_retries": 0,
+            "max_retries": 0,
+        }
+        optional = {
+            "api_base": self.api_base,
+            "api_key": self.api_key,
+            "max_tokens": self.max_tokens,
+            "response_format": self._response_format(mode, schema),
+        }
+        kwargs.update({k: v for k, v in optional.items() if v is not None})
+        return kwargs
+
+    def _content(self, litellm: Any, response: Any, prompt: PromptRef, tally: _Tally) -> str:
+        """The reply's text ("" when it has none), its usage and cost added to ``tally``."""
         usage = getattr(response, "usage", None)
         tally.add_usage(
             getattr(usage, "prompt_tokens", None),
