@@ -22,19 +22,16 @@ import hashlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.messages import RemoveMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.message import REMOVE_ALL_MESSAGES
-from pydantic import ValidationError
 
-from memory.errors import InvalidInputError, InvalidNamespaceError
+from agents.results import RecallResult
+from graphs.client import Hypermnesia
+from memory.errors import InvalidInputError
 from memory.model import Namespace, Turn, utcnow
-
-if TYPE_CHECKING:
-    from graphs.client import Hypermnesia
-    from graphs.results import RecallResult
 
 __all__ = [
     "MEMORY_MESSAGE_ID",
@@ -100,15 +97,8 @@ def _turn_id(session: str, message: Any) -> str:
 
 
 def namespace_for(user_id: str, agent_id: str = "default") -> Namespace:
-    """The namespace of a user and agent; a malformed id raises InvalidNamespaceError itself
-    (pydantic would wrap it in a ValidationError)."""
-    try:
-        return Namespace(user_id=user_id, agent_id=agent_id)
-    except ValidationError as exc:
-        cause = exc.errors()[0].get("ctx", {}).get("error")
-        if isinstance(cause, InvalidNamespaceError):
-            raise cause from None
-        raise InvalidNamespaceError(f"invalid namespace {user_id!r}/{agent_id!r}: {exc}") from None
+    """The namespace of a user and agent (a malformed id raises InvalidNamespaceError)."""
+    return Namespace(user_id=user_id, agent_id=agent_id)
 
 
 def chat_session_id(day: date | None = None) -> str:
@@ -192,30 +182,40 @@ def make_memory_nodes(
         if last is None:
             return {}
         ns = _namespace(state, config, user_key, agent_id)
-        session = chat_session_id()
-        now = utcnow()
-        exchange = [(last, messages[last])]
-        replies = [
-            (i, m)
-            for i, m in enumerate(messages[last + 1 :], start=last + 1)
-            if message_role(m) == "assistant" and message_text(m).strip()
-        ]
-        exchange += replies[-1:]
-        turns = []
-        for position, message in exchange:
-            is_user = message_role(message) == "user"
-            speaker = _message_name(message) or (ns.user_id if is_user else assistant_name)
-            turns.append(
-                Turn(
-                    id=_turn_id(session, message),
-                    session_id=session,
-                    speaker=speaker,
-                    text=message_text(message).strip(),
-                    session_time=now,
-                    index=position,
-                )
-            )
-        hm.remember(ns, turns, session_end=session_end)
+        hm.remember(
+            ns, _exchange_turns(ns, messages, last, assistant_name), session_end=session_end
+        )
         return {}
 
     return recall_node, remember_node
+
+
+def _exchange_turns(
+    ns: Namespace, messages: Sequence[Any], last: int, assistant_name: str
+) -> list[Turn]:
+    """The user message at ``last`` and the assistant's last reply after it, as turns of today's
+    chat session."""
+    session = chat_session_id()
+    now = utcnow()
+    exchange = [(last, messages[last])]
+    replies = [
+        (i, m)
+        for i, m in enumerate(messages[last + 1 :], start=last + 1)
+        if message_role(m) == "assistant" and message_text(m).strip()
+    ]
+    exchange += replies[-1:]
+    turns = []
+    for position, message in exchange:
+        is_user = message_role(message) == "user"
+        speaker = _message_name(message) or (ns.user_id if is_user else assistant_name)
+        turns.append(
+            Turn(
+                id=_turn_id(session, message),
+                session_id=session,
+                speaker=speaker,
+                text=message_text(message).strip(),
+                session_time=now,
+                index=position,
+            )
+        )
+    return turns

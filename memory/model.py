@@ -28,6 +28,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -122,6 +123,16 @@ class Namespace(BaseModel):
 
     user_id: str
     agent_id: str = "default"
+
+    def __init__(self, **data: Any) -> None:
+        """Validate like any model, but report a bad id as :class:`InvalidNamespaceError`."""
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            cause = exc.errors()[0].get("ctx", {}).get("error")
+            if isinstance(cause, InvalidNamespaceError):
+                raise cause from None
+            raise InvalidNamespaceError(f"invalid namespace {data!r}: {exc}") from None
 
     @field_validator("user_id", "agent_id")
     @classmethod

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
@@ -60,6 +61,9 @@ __all__ = [
 Backend = Literal["chroma", "memory"]
 _LINKING_OPS = frozenset({"supersede", "merge"})
 _EMBED_CACHE_SIZE = 8192
+_DERIVED_CACHE_SIZE = 64
+_NO_SEEDS: Mapping[str, float] = MappingProxyType({})
+T = TypeVar("T")
 
 
 class StoreStats(BaseModel):
@@ -134,14 +138,16 @@ class MemoryStore:
         journal: Journal,
         embedder: Embedder,
     ) -> None:
-        self.vectors = vectors
-        self.hypergraph = hypergraph
-        self.journal = journal
+        self._vectors = vectors
+        self._hypergraph = hypergraph
+        self._journal = journal
         self.embedder = embedder
         self._write_lock = threading.RLock()
         self._hot: dict[str, HotNamespace] = {}
         self._versions: dict[str, int] = {}
         self._embed_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._derived: OrderedDict[tuple[str, str], tuple[int, Any]] = OrderedDict()
+        self._derived_lock = threading.Lock()
         self.recover()
 
     @classmethod
@@ -186,18 +192,18 @@ class MemoryStore:
     def close(self) -> None:
         """Release every store. Chroma keeps one engine per folder per process; closing it lets
         another process (or a later open here) own the folder cleanly."""
-        close_vectors = getattr(self.vectors.backend, "close", None)
+        close_vectors = getattr(self._vectors.backend, "close", None)
         if close_vectors is not None:
             close_vectors()
-        self.journal.close()
-        self.hypergraph.close()
+        self._journal.close()
+        self._hypergraph.close()
 
     # -- writes --------------------------------------------------------------------------------
 
     def record_turns(self, ns: Namespace, turns: Sequence[Turn]) -> list[Turn]:
         """Journal raw turns before anything else happens to them (never lost from here on)."""
         checked = _validate_turns(turns)
-        self.journal.record_turns(ns, checked)
+        self._journal.record_turns(ns, checked)
         return checked
 
     def add_turns(self, ns: Namespace, turns: Sequence[Turn]) -> list[MemoryUnit]:
@@ -273,7 +279,7 @@ class MemoryStore:
             for c in changes
         ]
         with self._write_lock:
-            op_ids = self.journal.begin_many(ns, intents)
+            op_ids = self._journal.begin_many(ns, intents)
             self._apply_put(ns, op_ids, units, embeddings)
 
     def delete(
@@ -291,7 +297,7 @@ class MemoryStore:
         report of what would be deleted and changes nothing.
         """
         requested = list(dict.fromkeys(ids))
-        found = {u.id: u for u in self.vectors.get(ns, requested)}
+        found = {u.id: u for u in self._vectors.get(ns, requested)}
         missing = [i for i in requested if i not in found]
         if missing:
             raise UnitNotFoundError(f"no unit {missing[0]!r} in namespace {ns.key}")
@@ -302,8 +308,8 @@ class MemoryStore:
             sources |= {
                 p for u in frontier if u.granularity == Granularity.TURN for p in u.provenance
             }
-            new_ids = self.journal.derived_from(ns, sources) - doomed.keys()
-            frontier = self.vectors.get(ns, sorted(new_ids))
+            new_ids = self._journal.derived_from(ns, sources) - doomed.keys()
+            frontier = self._vectors.get(ns, sorted(new_ids))
             doomed.update({u.id: u for u in frontier})
         turn_ids = sorted(
             {p for u in doomed.values() if u.granularity == Granularity.TURN for p in u.provenance}
@@ -312,13 +318,13 @@ class MemoryStore:
             return DeleteReport(requested=requested, deleted=sorted(doomed), turns_deleted=turn_ids)
         with self._write_lock:
             payload = {"ids": sorted(doomed), "turns": turn_ids}
-            op_id = self.journal.begin(ns, "delete", payload, doomed, reason)
+            op_id = self._journal.begin(ns, "delete", payload, doomed, reason)
             self._apply_delete(ns, op_id, sorted(doomed), turn_ids)
         return DeleteReport(requested=requested, deleted=sorted(doomed), turns_deleted=turn_ids)
 
     def record_access(self, ns: Namespace, ids: Iterable[str]) -> None:
         """Count a retrieval of these units (for decay and importance)."""
-        self.journal.record_access(ns, ids)
+        self._journal.record_access(ns, ids)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -332,7 +338,7 @@ class MemoryStore:
         if hot is not None:
             by_id = {i: hot.units[i] for i in ids if i in hot.units}
         else:
-            by_id = {u.id: u for u in self.vectors.get(ns, list(ids))}
+            by_id = {u.id: u for u in self._vectors.get(ns, list(ids))}
         return self._with_access(ns, [by_id[i] for i in ids if i in by_id])
 
     def get_one(self, ns: Namespace, unit_id: str) -> MemoryUnit:
@@ -343,7 +349,7 @@ class MemoryStore:
 
     def units(self, ns: Namespace, flt: UnitFilter | None = None) -> list[MemoryUnit]:
         """Every unit of a namespace that passes the filter."""
-        return [r.unit for r in self.vectors.all_records(ns, flt, with_embeddings=False)]
+        return [r.unit for r in self._vectors.all_records(ns, flt, with_embeddings=False)]
 
     def search(
         self,
@@ -366,24 +372,101 @@ class MemoryStore:
                 )
         if k < 1:
             raise InvalidInputError(f"k must be at least 1, got {k}")
-        hot = self.hot(ns)
+        hot = self._hot_copy(ns)
         return [
             SearchHit(unit=hot.units[uid], score=score, source="dense")
             for uid, score in hot.search(vector, k, flt)
         ]
 
-    def hot(self, ns: Namespace) -> HotNamespace:
+    def current_units(self, ns: Namespace) -> Mapping[str, MemoryUnit]:
+        """The namespace's current units by id (read-only; rebuilt after the namespace changes)."""
+        return self.derived(ns, "current_units", lambda: _current(self._hot_copy(ns).units))
+
+    def turns(self, ns: Namespace, *, session_id: str | None = None) -> list[Turn]:
+        """Journaled raw turns of a namespace (or of one session), in the order they arrived."""
+        turns = self._journal.turns(ns)
+        return turns if session_id is None else [t for t in turns if t.session_id == session_id]
+
+    def units_about(
+        self,
+        ns: Namespace,
+        labels: Iterable[str],
+        *,
+        granularities: frozenset[Granularity] | None = None,
+    ) -> list[MemoryUnit]:
+        """Current units whose hyperedge spans an entity named by one of ``labels``."""
+        vertices = self._hypergraph.find_vertices(ns, labels, VertexKind.ENTITY)
+        if not vertices:
+            return []
+        edges = self._hypergraph.incident_edges(ns, [v.id for v in vertices], current_only=True)
+        ids = [e.id for e in edges if granularities is None or e.granularity in granularities]
+        return [u for u in self.get(ns, ids) if u.is_current]
+
+    def related(
+        self,
+        ns: Namespace,
+        *,
+        entities: Iterable[str] = (),
+        days: Iterable[date] = (),
+        seed_units: Mapping[str, float] = _NO_SEEDS,
+    ) -> list[tuple[str, float]]:
+        """Current units ranked by personalized PageRank over the hypergraph, best first.
+
+        The walk starts from the vertices of the named ``entities`` and ``days`` and from
+        ``seed_units`` (unit id → weight); seeds that are not in the current graph are ignored,
+        and with none left the result is empty.
+        """
+        seeds = {v.id: 1.0 for v in self._hypergraph.find_vertices(ns, list(entities))}
+        for day in days:
+            seeds[vertex_id(ns, VertexKind.TIME, day.isoformat())] = 1.0
+        known = {v.id for v in self._hypergraph.get_vertices(ns, list(seeds))}
+        seeds = {v: w for v, w in seeds.items() if v in known}
+        if not seeds and not seed_units:
+            return []
+        try:
+            edge_scores, _ = self._hypergraph.personalized_pagerank(
+                ns, seed_vertices=seeds, seed_edges=seed_units, current_only=True
+            )
+        except InvalidInputError:  # every seed unit has left the current graph
+            return []
+        return sorted(edge_scores.items(), key=lambda kv: -kv[1])
+
+    def derived(self, ns: Namespace, name: str, build: Callable[[], T]) -> T:
+        """A value computed from a namespace's contents, kept until the namespace next changes.
+
+        Agents keep their indexes and views here, so a cache lives and dies with the store whose
+        version it depends on. The least recently used entries go beyond a fixed count.
+        """
+        key, version = (ns.key, name), self.version(ns)
+        with self._derived_lock:
+            cached = self._derived.get(key)
+            if cached is not None and cached[0] == version:
+                self._derived.move_to_end(key)
+                return cast(T, cached[1])
+        value = build()
+        with self._derived_lock:
+            self._derived[key] = (version, value)
+            self._derived.move_to_end(key)
+            while len(self._derived) > _DERIVED_CACHE_SIZE:
+                self._derived.popitem(last=False)
+        return value
+
+    def _hot_copy(self, ns: Namespace) -> HotNamespace:
         """The in-process copy of a namespace (units and dense index), loaded on first use."""
         with self._write_lock:
             hot = self._hot.get(ns.key)
             if hot is None:
                 hot = HotNamespace(ns, self.embedder.dim)
-                records = self.vectors.all_records(ns, None, with_embeddings=True)
+                records = self._vectors.all_records(ns, None, with_embeddings=True)
                 if records:
                     matrix = np.stack([np.asarray(r.embedding, dtype=np.float32) for r in records])
                     hot.upsert([r.unit for r in records], matrix)
                 self._hot[ns.key] = hot
             return hot
+
+    def count(self, ns: Namespace) -> int:
+        """Units stored in a namespace, current and closed (one hyperedge each)."""
+        return self._hypergraph.stats(ns).edges
 
     def version(self, ns: Namespace) -> int:
         """A counter that changes whenever this process writes to the namespace."""
@@ -412,7 +495,7 @@ class MemoryStore:
         seen, frontier = {unit_id}, [unit_id]
         ops: dict[int, JournalOp] = {}
         while frontier:
-            for op in self.journal.ops_for_unit(ns, frontier.pop()):
+            for op in self._journal.ops_for_unit(ns, frontier.pop()):
                 ops[op.op_id] = op
                 if op.kind in _LINKING_OPS:
                     linked = set(_op_ids(op)) - seen
@@ -426,25 +509,25 @@ class MemoryStore:
         ]
 
     def stats(self, ns: Namespace | None = None) -> StoreStats:
-        namespaces = [ns] if ns is not None else self.vectors.backend.namespaces()
+        namespaces = [ns] if ns is not None else self._vectors.backend.namespaces()
         by_gran: dict[str, int] = {}
         total = current = 0
         for space in namespaces:
-            for record in self.vectors.all_records(space, None, with_embeddings=False):
+            for record in self._vectors.all_records(space, None, with_embeddings=False):
                 unit = record.unit
                 by_gran[unit.granularity.value] = by_gran.get(unit.granularity.value, 0) + 1
                 total += 1
                 current += unit.is_current
-        graph = self.hypergraph.stats(ns)
+        graph = self._hypergraph.stats(ns)
         return StoreStats(
             namespaces=len(namespaces),
-            turns=self.journal.count_turns(ns),
+            turns=self._journal.count_turns(ns),
             units=total,
             units_by_granularity=by_gran,
             current_units=current,
             vertices=graph.vertices,
             hyperedges=graph.edges,
-            pending_ops=self.journal.count_ops("pending"),
+            pending_ops=self._journal.count_ops("pending"),
         )
 
     # -- recovery ------------------------------------------------------------------------------
@@ -453,7 +536,7 @@ class MemoryStore:
         """Replay unfinished intents and store pending turns; returns how many were replayed."""
         replayed = 0
         with self._write_lock:
-            for op in self.journal.pending():
+            for op in self._journal.pending():
                 if op.kind in ("put", "supersede", "merge"):
                     units = [MemoryUnit.model_validate(u) for u in op.payload["units"]]
                     embeddings = self.embed([u.text for u in units])
@@ -464,7 +547,7 @@ class MemoryStore:
                     )
                 replayed += 1
             by_ns: dict[Namespace, list[Turn]] = {}
-            for space, turn in self.journal.pending_turns():
+            for space, turn in self._journal.pending_turns():
                 by_ns.setdefault(space, []).append(turn)
             for space, turns in by_ns.items():
                 self.add_units(space, [turn_unit(space, t) for t in turns], reason="recovered turn")
@@ -480,31 +563,31 @@ class MemoryStore:
         units: Sequence[MemoryUnit],
         embeddings: np.ndarray,
     ) -> None:
-        self.vectors.put(ns, units, embeddings)
+        self._vectors.put(ns, units, embeddings)
         if ns.key in self._hot:
             self._hot[ns.key].upsert(units, embeddings)
         self._versions[ns.key] = self.version(ns) + 1
         vertex_sets = [unit_vertices(u) for u in units]
         all_vertices = {v.id: v for vs in vertex_sets for v in vs}
-        self.hypergraph.add(
+        self._hypergraph.add(
             ns,
             [_edge(u, vs) for u, vs in zip(units, vertex_sets, strict=True)],
             list(all_vertices.values()),
         )
         provenance = [(ns, u.id, s) for u in units for s in (*u.provenance, *u.derived_from)]
         stored = [(ns, t) for u in units if u.granularity == Granularity.TURN for t in u.provenance]
-        self.journal.complete(op_ids, provenance=provenance, stored_turns=stored)
+        self._journal.complete(op_ids, provenance=provenance, stored_turns=stored)
 
     def _apply_delete(
         self, ns: Namespace, op_id: int, ids: Sequence[str], turn_ids: Sequence[str]
     ) -> None:
-        self.vectors.delete(ns, ids)
+        self._vectors.delete(ns, ids)
         if ns.key in self._hot:
             self._hot[ns.key].remove(ids)
         self._versions[ns.key] = self.version(ns) + 1
-        self.hypergraph.remove(ns, ids)
-        self.journal.delete_turns(ns, turn_ids)
-        self.journal.complete(op_id, drop_provenance=[(ns, i) for i in ids])
+        self._hypergraph.remove(ns, ids)
+        self._journal.delete_turns(ns, turn_ids)
+        self._journal.complete(op_id, drop_provenance=[(ns, i) for i in ids])
 
     def _check_units(self, ns: Namespace, units: Sequence[MemoryUnit]) -> None:
         for unit in units:
@@ -516,7 +599,7 @@ class MemoryStore:
                 )
 
     def _with_access(self, ns: Namespace, units: list[MemoryUnit]) -> list[MemoryUnit]:
-        stats = self.journal.access(ns, [u.id for u in units])
+        stats = self._journal.access(ns, [u.id for u in units])
         if not stats:
             return units
         return [
@@ -565,6 +648,10 @@ def turn_unit(ns: Namespace, turn: Turn, **fields: Any) -> MemoryUnit:
     fields.setdefault("speaker", turn.speaker)
     fields.setdefault("event_time", turn.session_time)
     return make_unit(ns, Granularity.TURN, text, provenance=[turn.id], **fields)
+
+
+def _current(units: Mapping[str, MemoryUnit]) -> Mapping[str, MemoryUnit]:
+    return MappingProxyType({uid: u for uid, u in units.items() if u.is_current})
 
 
 def _op_ids(op: JournalOp) -> list[str]:

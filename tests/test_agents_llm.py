@@ -56,7 +56,7 @@ def test_garbage_output_falls_back_loudly_and_loses_nothing(tmp_path: Path) -> N
         step = hm.traces.get(result.run_id).steps[0]
         assert step.fallback, "the fallback must be recorded in the trace"
         assert step.llm_calls and not step.llm_calls[0].ok
-        assert [t.id for t in hm.store.journal.turns(SAM)] == ["S1:1"]
+        assert [t.id for t in hm.store.turns(SAM)] == ["S1:1"]
         turn_units = hm.store.units(SAM, UnitFilter(granularities=frozenset({Granularity.TURN})))
         assert len(turn_units) == 1
         facts = hm.store.units(SAM, FACTS)

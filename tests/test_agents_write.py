@@ -49,7 +49,7 @@ def test_moving_supersedes_the_old_home_and_keeps_history(engine: Hypermnesia) -
 def test_replaying_a_session_changes_nothing(engine: Hypermnesia) -> None:
     ingest_sample(engine)
     before = engine.store.stats(SAM)
-    turns = engine.store.journal.turns(SAM)
+    turns = engine.store.turns(SAM)
     result = engine.remember(SAM, [t for t in turns if t.session_id == "S1"], session_end=True)
     assert {d.decision for d in result.decisions} <= {"skip", "update"}
     after = engine.store.stats(SAM)

@@ -124,7 +124,7 @@ def test_agents_run_in_llm_mode_and_never_lose_a_turn(
     ns = Namespace(user_id="caroline")
     with Hypermnesia.open(tmp_path, embedder=HashingEmbedder(), llm=client) as hm:
         written = hm.remember(ns, TURNS[:1])
-        assert [t.id for t in hm.store.journal.turns(ns)] == ["D1:1"]
+        assert [t.id for t in hm.store.turns(ns)] == ["D1:1"]
         assert hm.store.stats(ns).units_by_granularity.get("turn") == 1, "the turn is stored"
         constructor = hm.traces.get(written.run_id).steps[0]
         assert constructor.agent == "constructor" and constructor.llm_calls

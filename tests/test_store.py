@@ -115,8 +115,8 @@ def test_delete_cascades_through_provenance(open_store: StoreFactory, backend: s
     assert set(report.deleted) == {turns[2].id, fact.id, insight.id}
     assert report.turns_deleted == ["D1:3"]
     assert store.get(NS, [fact.id, insight.id, unrelated.id])[0].id == unrelated.id
-    assert [t.id for t in store.journal.turns(NS)] == ["D1:1", "D1:2"]
-    remaining = set(store.hypergraph.edge_ids(NS))
+    assert [t.id for t in store.turns(NS)] == ["D1:1", "D1:2"]
+    remaining = set(store._hypergraph.edge_ids(NS))
     assert fact.id not in remaining and unrelated.id in remaining
     with pytest.raises(UnitNotFoundError, match="no unit"):
         store.delete(NS, ["u-missing"])

@@ -52,8 +52,8 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path: Path) -> None:
     for run in range(RUNS):
         journaled |= _run_and_kill(data, rng.uniform(1.5, 4.0), run * 1000)
         with MemoryStore.open(data, embedder=HashingEmbedder()) as store:
-            assert store.journal.count_ops("pending") == 0
-            turn_ids = {t.id for t in store.journal.turns(ns)}
+            assert store._journal.count_ops("pending") == 0
+            turn_ids = {t.id for t in store.turns(ns)}
             for batch in journaled:
                 assert {f"B{batch}:{i}" for i in range(5)} <= turn_ids, f"batch {batch} lost"
             units = store.units(ns)
@@ -62,7 +62,7 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path: Path) -> None:
                 p for u in units if u.granularity == Granularity.TURN for p in u.provenance
             }
             assert turn_ids <= stored_turns, "a journaled turn has no stored unit"
-            edges = set(store.hypergraph.edge_ids(ns))
+            edges = set(store._hypergraph.edge_ids(ns))
             assert edges <= unit_ids, "a hyperedge points at a missing unit"
             assert unit_ids <= edges, "a unit is missing its hyperedge"
             current = store.units(ns, UnitFilter(current_only=True))

@@ -51,8 +51,8 @@ def _seed(store: MemoryStore, ns: Namespace, sentences: list[str]) -> list[str]:
 
 def _snapshot(store: MemoryStore, ns: Namespace) -> tuple[object, ...]:
     units = sorted((u.id, u.text, u.valid_to) for u in store.units(ns))
-    edges = sorted(store.hypergraph.edge_ids(ns))
-    turns = sorted(t.id for t in store.journal.turns(ns))
+    edges = sorted(store._hypergraph.edge_ids(ns))
+    turns = sorted(t.id for t in store.turns(ns))
     return units, edges, turns
 
 
@@ -83,15 +83,20 @@ def test_no_operation_in_a_touches_b(tmp_path: Path, backend: str) -> None:
                     with pytest.raises(UnitNotFoundError):
                         store.delete(A, [b_ids[int(arg) % len(b_ids)]])
                 elif op == "expand":
-                    seeds = [v.id for v in store.hypergraph.find_vertices(A, [str(arg)])]
-                    reached = store.hypergraph.expand(A, seed_vertices=seeds, hops=2)
+                    seeds = [v.id for v in store._hypergraph.find_vertices(A, [str(arg)])]
+                    reached = store._hypergraph.expand(A, seed_vertices=seeds, hops=2)
                     assert not set(reached) & set(b_ids)
-                    b_vertices = [v.id for v in store.hypergraph.find_vertices(B, [str(arg)])]
-                    assert not store.hypergraph.expand(A, seed_vertices=b_vertices, hops=2)
+                    b_vertices = [v.id for v in store._hypergraph.find_vertices(B, [str(arg)])]
+                    assert not store._hypergraph.expand(A, seed_vertices=b_vertices, hops=2)
                 elif op == "ppr":
-                    seeds = {v.id: 1.0 for v in store.hypergraph.find_vertices(A, ["Sam"])}
-                    edge_scores, _ = store.hypergraph.personalized_pagerank(A, seed_vertices=seeds)
+                    seeds = {v.id: 1.0 for v in store._hypergraph.find_vertices(A, ["Sam"])}
+                    edge_scores, _ = store._hypergraph.personalized_pagerank(A, seed_vertices=seeds)
                     assert not set(edge_scores) & set(b_ids)
+                    related = store.related(A, entities=["Sam"], seed_units={b_ids[0]: 1.0})
+                    assert not {uid for uid, _ in related} & set(b_ids)
+                    about = store.units_about(A, ["Sam", str(arg)])
+                    assert all(u.namespace == A for u in about)
+                    assert not set(store.current_units(A)) & set(b_ids)
                 elif op == "add":
                     store.add_units(A, [make_unit(A, Granularity.FACT, str(arg))])
             # deleting everything in A leaves B intact
