@@ -262,7 +262,7 @@ def _ingest(
             for session in conv.sessions:
                 progress.update(task, description=f"{ns.user_id} · {session.session_id}")
                 result = hm.remember(ns, session.turns, session_end=True)
-                decisions = Counter(d.decision for d in result.decisions)
+                decisions = Counter[str](d.decision for d in result.decisions)
                 report.sessions.append(
                     _SessionReport(session.session_id, len(session.turns), result.run_id, decisions)
                 )

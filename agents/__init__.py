@@ -1,0 +1,57 @@
+"""The five agents, one module each, and the contract their nodes share.
+
+- :mod:`agents.constructor` builds units from turns; :mod:`agents.judge` gates writes and judges
+  evidence; :mod:`agents.refresher` applies decisions (store, merge, supersede);
+  :mod:`agents.reflector` consolidates facts into insights and personas; :mod:`agents.retriever`
+  finds and packs evidence (its stages are in :mod:`agents.retrieval`).
+- The node contract: :mod:`agents.state` (what nodes read and return), :mod:`agents.context`
+  (the run context every node receives), :mod:`agents.results` (what runs return to callers).
+- :mod:`agents.recipes` names the retriever's configurations; :mod:`agents.analysis` holds the
+  deterministic text analysis.
+
+Each node is ``def node(state, runtime) -> state``; the wiring is in :mod:`graphs`.
+"""
+
+from __future__ import annotations
+
+from agents.constructor import constructor
+from agents.context import Mode, RunContext, Thresholds
+from agents.judge import judge_read, judge_write
+from agents.recipes import RECIPES, Recipe, get_recipe
+from agents.reflector import reflector
+from agents.refresher import refresh_read, refresh_write
+from agents.results import (
+    Decision,
+    Evidence,
+    RecallResult,
+    RememberResult,
+    Verdict,
+    WriteDecision,
+)
+from agents.retriever import retriever
+from agents.state import Candidate, ReadState, WriteState
+
+__all__ = [
+    "RECIPES",
+    "Candidate",
+    "Decision",
+    "Evidence",
+    "Mode",
+    "ReadState",
+    "RecallResult",
+    "Recipe",
+    "RememberResult",
+    "RunContext",
+    "Thresholds",
+    "Verdict",
+    "WriteDecision",
+    "WriteState",
+    "constructor",
+    "get_recipe",
+    "judge_read",
+    "judge_write",
+    "reflector",
+    "refresh_read",
+    "refresh_write",
+    "retriever",
+]

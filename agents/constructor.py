@@ -28,14 +28,13 @@ from agents.analysis import (
     resolve_dates,
     segment_session,
 )
+from agents.context import RunContext
 from agents.slots import detect_slot, fact_subject
-from graphs.context import RunContext
-from graphs.state import WriteState
+from agents.state import WriteState
 from memory.llm import LLMCall
 from memory.model import Granularity, MemoryUnit, Namespace, Turn, make_unit
 from memory.store import turn_unit
-from prompts import get_prompt
-from prompts.constructor import ExtractedFact, FactList
+from prompts.constructor import FACTS, ExtractedFact, FactList
 
 __all__ = [
     "build_facts",
@@ -60,10 +59,7 @@ def constructor(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, An
         units += facts
         if state.get("session_end"):
             for session_id in dict.fromkeys(t.session_id for t in turns):
-                session_turns = [
-                    t for t in ctx.store.journal.turns(ns) if t.session_id == session_id
-                ]
-                units += build_segments(ns, session_turns)
+                units += build_segments(ns, ctx.store.turns(ns, session_id=session_id))
     by_gran = {g.value: sum(u.granularity == g for u in units) for g in Granularity}
     return {
         "proposed": [u.model_dump(mode="json") for u in units],
@@ -173,7 +169,7 @@ def _facts(
     if not ctx.use_llm or not turns:
         return build_facts(ns, turns, speakers), [], None
     session_time = next((t.session_time for t in turns if t.session_time), None)
-    value, call, fallback = get_prompt("constructor.facts").run(
+    value, call, fallback = FACTS.run(
         ctx.llm, list(turns), session_date=session_time, fallback=lambda: FactList(facts=[])
     )
     calls = [call] if call else []

@@ -20,12 +20,11 @@ import numpy as np
 from langgraph.runtime import Runtime
 
 from agents._steps import clock, step
-from graphs.context import RunContext
-from graphs.state import WriteState
+from agents.context import RunContext
+from agents.state import WriteState
 from memory.llm import LLMCall, LLMClient
 from memory.model import Granularity, MemoryUnit, Namespace, UnitFilter, UnitKind, make_unit
-from prompts import get_prompt
-from prompts.reflector import Insight, PersonaProfile
+from prompts.reflector import INSIGHT, PERSONA, Insight, PersonaProfile
 
 __all__ = ["cluster", "propose_reflections", "reflector"]
 
@@ -112,9 +111,7 @@ def _worded_insight(
     calls: list[LLMCall],
     fallbacks: list[str],
 ) -> MemoryUnit:
-    value, call, fallback = get_prompt("reflector.insight").run(
-        llm, list(facts), fallback=lambda: Insight(text=unit.text)
-    )
+    value, call, fallback = INSIGHT.run(llm, list(facts), fallback=lambda: Insight(text=unit.text))
     calls.extend([call] if call else [])
     if fallback is not None:
         fallbacks.append(fallback)
@@ -132,7 +129,7 @@ def _worded_persona(
     fallbacks: list[str],
 ) -> MemoryUnit:
     sources = [f for f in facts if f.id in set(unit.derived_from)]
-    value, call, fallback = get_prompt("reflector.persona").run(
+    value, call, fallback = PERSONA.run(
         llm, sources, person=speaker, fallback=lambda: PersonaProfile(summary=unit.text)
     )
     calls.extend([call] if call else [])

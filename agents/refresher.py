@@ -19,9 +19,9 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agents._steps import clock, step
-from graphs.context import RunContext
-from graphs.results import WriteDecision
-from graphs.state import ReadState, WriteState
+from agents.context import RunContext
+from agents.results import WriteDecision
+from agents.state import ReadState, WriteState
 from memory.model import Granularity, MemoryUnit, Namespace
 from memory.store import Change, MemoryStore, merging, superseding
 
@@ -29,14 +29,11 @@ __all__ = ["facts_since_reflection", "refresh_read", "refresh_write"]
 
 
 def facts_since_reflection(store: MemoryStore, ns: Namespace) -> int:
-    """Current facts recorded after the newest insight (all of them if there is none)."""
-    units = store.hot(ns).units.values()
+    """Current facts recorded after the newest current insight (all of them if there is none)."""
+    units = store.current_units(ns).values()
     last = max((u.recorded_at for u in units if u.granularity == Granularity.INSIGHT), default=None)
     return sum(
-        u.granularity == Granularity.FACT
-        and u.is_current
-        and (last is None or u.recorded_at > last)
-        for u in units
+        u.granularity == Granularity.FACT and (last is None or u.recorded_at > last) for u in units
     )
 
 

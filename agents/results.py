@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Evidence", "RecallResult", "RememberResult", "WriteDecision"]
+__all__ = ["Decision", "Evidence", "RecallResult", "RememberResult", "Verdict", "WriteDecision"]
+
+Verdict = Literal["sufficient", "insufficient", "conflict"]
+"""The read-path judge's verdict on the evidence of one retrieval pass."""
+Decision = Literal["new", "duplicate", "update", "skip"]
+"""The write gate's decision on one proposed unit."""
 
 
 class Evidence(BaseModel):
@@ -34,7 +40,7 @@ class RecallResult(BaseModel):
     evidence: list[Evidence]
     tokens: int
     iterations: int
-    verdict: str
+    verdict: Verdict
     """The judge's last verdict: ``sufficient``, ``insufficient`` (gave up) or ``conflict``."""
     route: dict[str, float] = Field(default_factory=dict)
     """Weight given to each granularity by the router."""
@@ -48,8 +54,7 @@ class WriteDecision(BaseModel):
     unit_id: str
     granularity: str
     text: str
-    decision: str
-    """``new``, ``duplicate``, ``update``, ``conflict`` or ``skip``."""
+    decision: Decision
     target_id: str | None = None
     reason: str
 

@@ -1,4 +1,6 @@
-"""Graph state. Plain JSON-ready values only, so the SQLite checkpointer can persist every step.
+"""The agents' state: what each node reads and the keys it returns.
+
+Plain JSON-ready values only, so a checkpointer can persist every step.
 
 Units travel as ``MemoryUnit.model_dump(mode="json")`` dicts; agents re-validate what they read.
 Fields several nodes append to use the ``operator.add`` reducer.
@@ -9,7 +11,9 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict
 
-__all__ = ["Candidate", "ReadState", "WriteState"]
+from agents.results import Verdict
+
+__all__ = ["JSON", "Candidate", "ReadState", "WriteState"]
 
 JSON = dict[str, Any]
 
@@ -56,13 +60,15 @@ class ReadState(TypedDict, total=False):
     query: str
     """The query of the current iteration (the question, then the judge's refinements)."""
     iteration: int
+    passes: list[list[Candidate]]
+    """Each pass's own ranking, oldest first."""
     candidates: list[Candidate]
-    """Fused candidates of every iteration so far, best first."""
+    """The passes' rankings merged into one, best first."""
     evidence: list[JSON]
     """The candidates packed into the token budget (``Evidence`` dumps)."""
     route: dict[str, float]
-    verdict: str
-    """``sufficient``, ``insufficient`` or ``conflict``."""
+    """Weight the router gave each granularity on the last pass."""
+    verdict: Verdict
     conflicts: list[list[str]]
     """Groups of current unit ids that disagree on one entity's attribute."""
     resolved: Annotated[list[str], operator.add]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,11 @@ from typing import Any
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 
+from agents.context import Mode, RunContext, Thresholds
 from agents.recipes import get_recipe
+from agents.results import Evidence, RecallResult, RememberResult, WriteDecision
+from agents.state import ReadState, WriteState
 from graphs import read_graph, write_graph
-from graphs.context import Mode, RunContext, Thresholds
-from graphs.results import Evidence, RecallResult, RememberResult, WriteDecision
 from memory.embeddings import Embedder
 from memory.errors import InvalidInputError
 from memory.llm import LiteLLMClient, LLMClient
@@ -26,6 +28,7 @@ from memory.model import Namespace, Turn
 from memory.settings import Settings
 from memory.store import DeleteReport, HistoryEvent, MemoryStore
 from memory.traces import TraceStep, TraceStore, new_run_id
+from prompts.answer import RESPOND, AnswerOut
 
 __all__ = ["Hypermnesia"]
 
@@ -118,7 +121,10 @@ class Hypermnesia:
     ) -> RememberResult:
         """Journal the turns, then build, judge and store their units (one traced run)."""
         checked = self.store.record_turns(ns, turns)
-        state = {"turns": [t.model_dump(mode="json") for t in checked], "session_end": session_end}
+        state: WriteState = {
+            "turns": [t.model_dump(mode="json") for t in checked],
+            "session_end": session_end,
+        }
         return self._write_run(ns, state, {"turns": len(checked), "session_end": session_end})
 
     def reflect(self, ns: Namespace) -> RememberResult:
@@ -126,17 +132,10 @@ class Hypermnesia:
         return self._write_run(ns, {"turns": [], "force_reflect": True}, {"reflect": True})
 
     def _write_run(
-        self, ns: Namespace, state: dict[str, Any], summary: dict[str, Any]
+        self, ns: Namespace, state: WriteState, summary: dict[str, Any]
     ) -> RememberResult:
         run_id = new_run_id()
-        self.traces.start(run_id, "write", ns.key, summary)
-        try:
-            final = self._write.invoke(
-                state, config={"configurable": {"thread_id": run_id}}, context=self.context(ns)
-            )
-        except Exception as exc:
-            self.traces.finish(run_id, "failed", {"error": repr(exc)})
-            raise
+        final = self._traced(self._write, run_id, "write", ns, state, summary, self.context(ns))
         steps = [TraceStep.model_validate(s) for s in final.get("trace", [])]
         self.traces.append(run_id, steps)
         decisions = [WriteDecision.model_validate(d) for d in final.get("applied", [])]
@@ -149,11 +148,30 @@ class Hypermnesia:
             llm_calls=len(calls),
             llm_tokens=sum((c.input_tokens or 0) + (c.output_tokens or 0) for c in calls),
         )
-        counts: dict[str, int] = {}
-        for d in decisions:
-            counts[d.decision] = counts.get(d.decision, 0) + 1
+        counts = Counter(d.decision for d in decisions)
         self.traces.finish(run_id, "ok", {"decisions": counts, "reflected": result.reflected})
         return result
+
+    def _traced(
+        self,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
+        run_id: str,
+        kind: str,
+        ns: Namespace,
+        state: WriteState | ReadState,
+        summary: dict[str, Any],
+        ctx: RunContext,
+    ) -> dict[str, Any]:
+        """Run ``graph`` once as trace run ``run_id``; a failure is recorded, then raised."""
+        self.traces.start(run_id, kind, ns.key, summary)
+        try:
+            final: dict[str, Any] = graph.invoke(
+                state, config={"configurable": {"thread_id": run_id}}, context=ctx
+            )
+        except Exception as exc:
+            self.traces.finish(run_id, "failed", {"error": repr(exc)})
+            raise
+        return final
 
     # -- read ----------------------------------------------------------------------------------
 
@@ -167,70 +185,31 @@ class Hypermnesia:
         recipe: str = "full",
     ) -> RecallResult:
         """Evidence for ``question`` within ``budget`` tokens (one traced run)."""
-        if not isinstance(question, str) or not question.strip():
-            raise InvalidInputError("question is empty")
-        if budget < 1:
-            raise InvalidInputError(f"budget must be a positive number of tokens, got {budget}")
-        if max_iterations < 1:
-            raise InvalidInputError(f"max_iterations must be at least 1, got {max_iterations}")
-        chosen = get_recipe(recipe)
-        run_id = new_run_id()
-        self.traces.start(
-            run_id, "read", ns.key, {"question": question, "budget": budget, "recipe": recipe}
-        )
-        started = time.perf_counter()
-        state = {
+        _check_recall(question, budget, max_iterations)
+        state: ReadState = {
             "question": question,
             "query": question,
             "iteration": 0,
             "max_iterations": max_iterations,
-            "iterative": chosen.iterative,
+            "iterative": get_recipe(recipe).iterative,
         }
         ctx = self.context(ns, budget_tokens=budget, max_iterations=max_iterations, recipe=recipe)
-        try:
-            final = self._read.invoke(
-                state, config={"configurable": {"thread_id": run_id}}, context=ctx
-            )
-        except Exception as exc:
-            self.traces.finish(run_id, "failed", {"error": repr(exc)})
-            raise
+        summary = {"question": question, "budget": budget, "recipe": recipe}
+        run_id = new_run_id()
+        started = time.perf_counter()
+        final = self._traced(self._read, run_id, "read", ns, state, summary, ctx)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        evidence = [Evidence.model_validate(e) for e in final.get("evidence", [])]
         self.traces.append(run_id, [TraceStep.model_validate(s) for s in final.get("trace", [])])
-        result = RecallResult(
-            run_id=run_id,
-            question=question,
-            final_query=final.get("query", question),
-            evidence=evidence,
-            tokens=sum(e.tokens for e in evidence),
-            iterations=final.get("iteration", 0),
-            verdict=final.get("verdict", "insufficient"),
-            route=final.get("route", {}),
-            conflicts_resolved=final.get("resolved", []),
-            latency_ms=latency_ms,
-        )
-        self.store.record_access(ns, [e.unit_id for e in evidence])
-        self.traces.finish(
-            run_id,
-            "ok",
-            {
-                "verdict": result.verdict,
-                "evidence": len(evidence),
-                "tokens": result.tokens,
-                "iterations": result.iterations,
-                "latency_ms": round(latency_ms, 2),
-            },
-        )
+        result = _recall_result(run_id, question, final, latency_ms)
+        self.store.record_access(ns, [e.unit_id for e in result.evidence])
+        self.traces.finish(run_id, "ok", _recall_summary(result))
         return result
 
     def answer(self, ns: Namespace, question: str, recall: RecallResult) -> str | None:
         """An answer from the configured LLM over the recalled evidence; None without an LLM."""
         if self.llm is None:
             return None
-        from prompts import get_prompt
-        from prompts.answer import AnswerOut
-
-        value, _, fallback = get_prompt("answer.respond").run(
+        value, _, fallback = RESPOND.run(
             self.llm,
             question,
             [(e.unit_id, e.text) for e in recall.evidence],
@@ -246,3 +225,40 @@ class Hypermnesia:
 
     def history(self, ns: Namespace, unit_id: str) -> list[HistoryEvent]:
         return self.store.history(ns, unit_id)
+
+
+def _check_recall(question: str, budget: int, max_iterations: int) -> None:
+    if not isinstance(question, str) or not question.strip():
+        raise InvalidInputError("question is empty")
+    if budget < 1:
+        raise InvalidInputError(f"budget must be a positive number of tokens, got {budget}")
+    if max_iterations < 1:
+        raise InvalidInputError(f"max_iterations must be at least 1, got {max_iterations}")
+
+
+def _recall_result(
+    run_id: str, question: str, final: dict[str, Any], latency_ms: float
+) -> RecallResult:
+    evidence = [Evidence.model_validate(e) for e in final.get("evidence", [])]
+    return RecallResult(
+        run_id=run_id,
+        question=question,
+        final_query=final.get("query", question),
+        evidence=evidence,
+        tokens=sum(e.tokens for e in evidence),
+        iterations=final.get("iteration", 0),
+        verdict=final.get("verdict", "insufficient"),
+        route=final.get("route", {}),
+        conflicts_resolved=final.get("resolved", []),
+        latency_ms=latency_ms,
+    )
+
+
+def _recall_summary(result: RecallResult) -> dict[str, Any]:
+    return {
+        "verdict": result.verdict,
+        "evidence": len(result.evidence),
+        "tokens": result.tokens,
+        "iterations": result.iterations,
+        "latency_ms": round(result.latency_ms, 2),
+    }

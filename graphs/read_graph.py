@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from langgraph.graph import END, START, StateGraph
 
+from agents.context import RunContext
 from agents.judge import judge_read
 from agents.refresher import refresh_read
 from agents.retriever import retriever
-from graphs.context import RunContext
+from agents.state import ReadState
 from graphs.routing import after_judge
-from graphs.state import ReadState
 
 __all__ = ["builder", "graph"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from graphs.state import ReadState, WriteState
+from agents.state import ReadState, WriteState
 
 __all__ = ["after_judge", "after_refresh"]
 

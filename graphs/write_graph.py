@@ -9,12 +9,12 @@ from __future__ import annotations
 from langgraph.graph import END, START, StateGraph
 
 from agents.constructor import constructor
+from agents.context import RunContext
 from agents.judge import judge_write
 from agents.reflector import reflector
 from agents.refresher import refresh_write
-from graphs.context import RunContext
+from agents.state import WriteState
 from graphs.routing import after_refresh
-from graphs.state import WriteState
 
 __all__ = ["builder", "graph"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from agents.state import ReadState, WriteState
 from graphs.routing import after_judge, after_refresh
-from graphs.state import ReadState, WriteState
 
 
 def test_after_refresh_reflects_once() -> None:

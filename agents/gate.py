@@ -1,0 +1,190 @@
+"""The write gate: is a proposed unit already stored, a duplicate, an update, or new?
+
+Every proposed unit is classified against what is stored, in order:
+
+- ``skip``: its id is stored already (a replay: ids derive from content and provenance);
+- ``new``: raw evidence (turns, session segments) is never gated further;
+- ``update``: it sets an attribute slot of a subject that a current unit holds with another
+  value ("moved to Denver" after "lives in Boston"); an inference never updates evidence;
+- ``duplicate``: a current unit of the same granularity, speaker and kind is near-identical
+  (cosine at or above the duplicate threshold);
+- otherwise, with an LLM and similar stored units, ``judge.write`` decides; a failed call falls
+  back to ``new``, loudly;
+- ``new``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agents.results import Decision, WriteDecision
+from memory.llm import LLMCall, LLMClient
+from memory.model import Granularity, MemoryUnit, Namespace, UnitFilter, UnitKind
+from memory.store import MemoryStore
+from prompts.judge import WRITE, WriteVerdict
+
+__all__ = ["GATED", "GateOutcome", "classify_units", "slot_of"]
+
+GATED = frozenset({Granularity.FACT, Granularity.INSIGHT, Granularity.PERSONA})
+"""Granularities the gate compares with what is stored (the others are raw evidence)."""
+SIMILAR = 0.5
+"""Cosine similarity above which a stored unit counts as similar (shown to the LLM judge)."""
+
+
+def slot_of(unit: MemoryUnit) -> tuple[str, str] | None:
+    """(slot key, value) of a unit that sets an attribute: ``("sam|lives_in", "denver")``."""
+    if not unit.attribute or "=" not in unit.attribute or not unit.entities:
+        return None
+    name, _, value = unit.attribute.partition("=")
+    return f"{unit.entities[0].casefold()}|{name}", value
+
+
+@dataclass
+class GateOutcome:
+    """The gate's decisions in the order proposed, with any LLM calls and fallback reasons."""
+
+    decisions: list[WriteDecision] = field(default_factory=list)
+    calls: list[LLMCall] = field(default_factory=list)
+    fallbacks: list[str] = field(default_factory=list)
+
+
+def classify_units(
+    store: MemoryStore,
+    ns: Namespace,
+    proposed: Sequence[MemoryUnit],
+    duplicate_similarity: float,
+    llm: LLMClient | None = None,
+) -> GateOutcome:
+    """Classify every proposed unit (see the module docstring for the order of the tests)."""
+    gate = _Gate(store, ns, proposed, duplicate_similarity, llm)
+    for unit in proposed:
+        gate.outcome.decisions.append(gate.decide(unit))
+    return gate.outcome
+
+
+class _Gate:
+    """One write's classification: what is stored, the slots it touches, the vectors it needs."""
+
+    def __init__(
+        self,
+        store: MemoryStore,
+        ns: Namespace,
+        proposed: Sequence[MemoryUnit],
+        duplicate_similarity: float,
+        llm: LLMClient | None,
+    ) -> None:
+        self.store, self.ns, self.llm = store, ns, llm
+        self.duplicate_similarity = duplicate_similarity
+        self.outcome = GateOutcome()
+        self.stored = {u.id for u in store.get(ns, [u.id for u in proposed])}
+        gated = [u for u in proposed if u.granularity in GATED and u.id not in self.stored]
+        vectors = store.embed([u.text for u in gated]) if gated else np.zeros((0, 1), np.float32)
+        self.vectors = {u.id: vectors[i] for i, u in enumerate(gated)}
+        self.slots = _current_slots(store, ns, gated)
+
+    def decide(self, unit: MemoryUnit) -> WriteDecision:
+        if unit.id in self.stored:
+            return _decision(unit, "skip", "already stored")
+        if unit.granularity not in GATED:
+            return _decision(unit, "new", "raw evidence")
+        update = self._update(unit)
+        if update is not None:
+            return update
+        similar = self._similar(unit)
+        duplicate = self._duplicate(unit, similar)
+        if duplicate is not None:
+            return duplicate
+        if self.llm is not None and similar:
+            judged = self._ask_llm(self.llm, unit, similar)
+            if judged is not None:
+                return judged
+        slot = slot_of(unit)
+        if slot:
+            self.slots[slot[0]] = unit
+        return _decision(unit, "new", "no stored match")
+
+    def _update(self, unit: MemoryUnit) -> WriteDecision | None:
+        """An update when the unit sets a held slot to another value (evidence beats inference)."""
+        slot = slot_of(unit)
+        holder = self.slots.get(slot[0]) if slot else None
+        if slot is None or holder is None or holder.id == unit.id:
+            return None
+        _, held_value = slot_of(holder) or ("", "")
+        if unit.kind == UnitKind.INFERENCE and holder.kind == UnitKind.EVIDENCE:
+            return None
+        if held_value == slot[1]:
+            return None
+        self.slots[slot[0]] = unit
+        reason = f"{slot[0]}: {held_value!r} → {slot[1]!r}"
+        return _decision(unit, "update", reason, target=holder.id)
+
+    def _similar(self, unit: MemoryUnit) -> list[tuple[MemoryUnit, float]]:
+        """Current stored units of the same granularity most similar to ``unit``."""
+        flt = UnitFilter(granularities=frozenset({unit.granularity}), current_only=True)
+        hits = self.store.search(self.ns, self.vectors[unit.id], k=3, flt=flt)
+        return [(h.unit, h.score) for h in hits if h.unit.id != unit.id and h.score >= SIMILAR]
+
+    def _duplicate(
+        self, unit: MemoryUnit, similar: Sequence[tuple[MemoryUnit, float]]
+    ) -> WriteDecision | None:
+        for hit, score in similar:
+            same_voice = hit.speaker == unit.speaker and hit.kind == unit.kind
+            if score >= self.duplicate_similarity and same_voice:
+                reason = f"cosine {score:.3f} to a current fact of the same speaker"
+                return _decision(unit, "duplicate", reason, target=hit.id)
+        return None
+
+    def _ask_llm(
+        self, llm: LLMClient, unit: MemoryUnit, similar: Sequence[tuple[MemoryUnit, float]]
+    ) -> WriteDecision | None:
+        """The model's verdict on a unit with similar stored units; None keeps it as new."""
+        value, call, fallback = WRITE.run(
+            llm,
+            unit.text,
+            [(hit.id, hit.text) for hit, _ in similar],
+            fallback=lambda: WriteVerdict(decision="new", target_id=None, reason="fallback"),
+        )
+        self.outcome.calls.extend([call] if call else [])
+        if fallback is not None:
+            self.outcome.fallbacks.append(fallback)
+            return None
+        if value.decision == "new":
+            return None
+        if value.target_id not in {hit.id for hit, _ in similar}:
+            reason = f"judge.write named unknown target {value.target_id!r}; kept as new"
+            self.outcome.fallbacks.append(reason)
+            return None
+        decision: Decision = "duplicate" if value.decision == "duplicate" else "update"
+        return _decision(unit, decision, value.reason, target=value.target_id)
+
+
+def _decision(
+    unit: MemoryUnit, decision: Decision, reason: str, *, target: str | None = None
+) -> WriteDecision:
+    return WriteDecision(
+        unit_id=unit.id,
+        granularity=unit.granularity.value,
+        text=unit.text,
+        decision=decision,
+        target_id=target,
+        reason=reason,
+    )
+
+
+def _current_slots(
+    store: MemoryStore, ns: Namespace, units: Sequence[MemoryUnit]
+) -> dict[str, MemoryUnit]:
+    """The current stored holder of each slot the proposed units set (the newest, if several)."""
+    subjects = {u.entities[0] for u in units if slot_of(u)}
+    if not subjects:
+        return {}
+    holders: dict[str, MemoryUnit] = {}
+    candidates = store.units_about(ns, subjects, granularities=GATED)
+    for unit in sorted(candidates, key=lambda u: u.event_time or u.recorded_at):
+        slot = slot_of(unit)
+        if slot:
+            holders[slot[0]] = unit
+    return holders

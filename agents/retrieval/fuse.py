@@ -1,0 +1,108 @@
+"""Stages 4 and 5 of the read path: fuse the sources' rankings, then adjust scores.
+
+Fusion is weighted reciprocal-rank fusion scaled by the router's granularity weights. The
+adjustments each multiply or add to fused scores and re-rank (stably, so ties keep their order):
+units dated inside the days the question names, turns next to a strong match, and units said by a
+person the question names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from agents.retrieval.types import DateSpan, SourceHits
+from agents.retrieval.view import NamespaceView
+from agents.state import Candidate
+from memory.model import MemoryUnit
+
+__all__ = ["IN_RANGE_BOOST", "boost_in_range", "favour_speakers", "fuse", "spread_to_neighbours"]
+
+IN_RANGE_BOOST = 1.3
+"""Score factor of a unit whose event day lies inside a span the question names."""
+
+
+def fuse(
+    lists: Sequence[SourceHits],
+    units: Mapping[str, MemoryUnit],
+    *,
+    rrf_k: float,
+    route: Mapping[str, float],
+) -> list[Candidate]:
+    """Σ weight / (rrf_k + rank) over the lists, times the unit's granularity weight; best first.
+
+    Units not in ``units`` (no longer current) are dropped; ``sources`` lists where each was found.
+    """
+    scores: dict[str, float] = {}
+    sources: dict[str, list[str]] = {}
+    for source in lists:
+        for rank, hit in enumerate(source.hits):
+            if hit.unit_id not in units:
+                continue
+            scores[hit.unit_id] = scores.get(hit.unit_id, 0.0) + source.weight / (rrf_k + rank + 1)
+            sources.setdefault(hit.unit_id, []).append(source.name)
+    for uid in scores:
+        scores[uid] *= route.get(units[uid].granularity.value, 1.0)
+    return _ranked(scores, sources)
+
+
+def boost_in_range(
+    candidates: Sequence[Candidate],
+    units: Mapping[str, MemoryUnit],
+    spans: Iterable[DateSpan],
+    factor: float = IN_RANGE_BOOST,
+) -> list[Candidate]:
+    """Scores of units whose event day falls inside one of ``spans``, times ``factor``."""
+    ranges = list(spans)
+    if not ranges:
+        return list(candidates)
+    out = []
+    for c in candidates:
+        event = units[c["unit_id"]].event_time
+        inside = event is not None and any(a <= event.date() <= b for a, b in ranges)
+        score = c["score"] * (factor if inside else 1.0)
+        out.append(Candidate(unit_id=c["unit_id"], score=score, sources=c["sources"]))
+    return _sorted(out)
+
+
+def spread_to_neighbours(
+    candidates: Sequence[Candidate], view: NamespaceView, share: float
+) -> list[Candidate]:
+    """Each turn passes ``share`` of its score to the turns around it, then all are re-ranked.
+
+    In conversation the answer is often the turn after the one that matches the question (or the
+    question before the answer that matches), so a turn next to a strong match is worth more.
+    A neighbour reached this way lists ``context`` among its sources.
+    """
+    scores = {c["unit_id"]: c["score"] for c in candidates}
+    sources = {c["unit_id"]: list(c["sources"]) for c in candidates}
+    for c in candidates:
+        for other in view.adjacent.get(c["unit_id"], ()):
+            scores[other] = scores.get(other, 0.0) + share * c["score"]
+            if "context" not in sources.setdefault(other, []):
+                sources[other].append("context")
+    return _ranked(scores, sources)
+
+
+def favour_speakers(
+    candidates: Sequence[Candidate], view: NamespaceView, named: set[str], boost: float
+) -> list[Candidate]:
+    """Scores of units said by a person in ``named`` (casefolded), times ``boost``.
+
+    "What does Caroline like?" is mostly answered by what Caroline said.
+    """
+    out = []
+    for c in candidates:
+        speaker = view.units[c["unit_id"]].speaker
+        said = speaker is not None and speaker.casefold() in named
+        score = c["score"] * (boost if said else 1.0)
+        out.append(Candidate(unit_id=c["unit_id"], score=score, sources=c["sources"]))
+    return _sorted(out)
+
+
+def _ranked(scores: Mapping[str, float], sources: Mapping[str, list[str]]) -> list[Candidate]:
+    ordered = sorted(scores.items(), key=lambda kv: -kv[1])
+    return [Candidate(unit_id=uid, score=s, sources=sources[uid]) for uid, s in ordered]
+
+
+def _sorted(candidates: list[Candidate]) -> list[Candidate]:
+    return sorted(candidates, key=lambda c: -c["score"])

@@ -1,0 +1,36 @@
+"""Stage 6 of the read path: one ranking out of every pass so far.
+
+A refined query exists because the judge found the first pass lacking, so its finds must be able
+to reach the top instead of queueing behind everything found before. Passes are combined by
+weighted reciprocal-rank fusion with a small constant (``MERGE_K``), so that the heads of the
+passes compete: pass ``i`` weighs ``decay ** i``. With a decay near 1 the passes interleave
+(first of each, second of each…); with a small one a refinement only adds what the earlier passes
+ranked below it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agents.state import Candidate
+
+__all__ = ["MERGE_K", "merge_passes"]
+
+MERGE_K = 1.0
+"""Rank constant of the fusion across passes: weight / (1 + rank), steep at the head."""
+
+
+def merge_passes(passes: Sequence[Sequence[Candidate]], decay: float) -> list[Candidate]:
+    """The fused ranking of ``passes`` (oldest first); one pass is returned as it is."""
+    if len(passes) == 1:
+        return list(passes[0])
+    scores: dict[str, float] = {}
+    sources: dict[str, list[str]] = {}
+    for i, ranking in enumerate(passes):
+        weight = decay**i
+        for rank, c in enumerate(ranking):
+            uid = c["unit_id"]
+            scores[uid] = scores.get(uid, 0.0) + weight / (MERGE_K + rank)
+            sources[uid] = list(dict.fromkeys([*sources.get(uid, []), *c["sources"]]))
+    ordered = sorted(scores.items(), key=lambda kv: -kv[1])
+    return [Candidate(unit_id=uid, score=s, sources=sources[uid]) for uid, s in ordered]

@@ -1,0 +1,79 @@
+"""Stage 7 of the read path: fill the token budget in rank order.
+
+A unit that does not fit is skipped, not cut. With provenance deduplication every source turn is
+represented once: a unit whose source turns are all packed already is skipped — except a second
+fact of a turn that so far only has a fact packed, which upgrades that fact to the whole turn
+(the turn says both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agents.retrieval.types import Packed
+from agents.retrieval.view import NamespaceView
+from agents.state import Candidate
+from memory.model import Granularity, MemoryUnit
+
+__all__ = ["MIN_ROOM", "pack"]
+
+MIN_ROOM = 8
+"""Packing stops when fewer tokens than this are left."""
+
+
+def pack(
+    ranked: Sequence[Candidate],
+    view: NamespaceView,
+    budget: int,
+    *,
+    dedupe_provenance: bool,
+) -> list[Packed]:
+    """The units of ``ranked`` that fit ``budget`` tokens, in rank order."""
+    packed: list[Packed] = []
+    holder: dict[str, int] = {}  # source turn id -> index in packed of the unit representing it
+    used = 0
+    for c in ranked:
+        if budget - used < MIN_ROOM:
+            break
+        unit = view.units.get(c["unit_id"])
+        if unit is None:
+            continue
+        provenance = set(unit.provenance)
+        if dedupe_provenance and provenance and provenance <= holder.keys():
+            used += _upgrade_to_turn(unit, packed, holder, view, budget - used)
+            continue
+        tokens = view.token_count(unit)
+        if used + tokens > budget:
+            continue
+        packed.append(Packed(unit=unit, score=c["score"], sources=c["sources"], tokens=tokens))
+        for turn_id in provenance:
+            holder.setdefault(turn_id, len(packed) - 1)
+        used += tokens
+    return packed
+
+
+def _upgrade_to_turn(
+    unit: MemoryUnit,
+    packed: list[Packed],
+    holder: dict[str, int],
+    view: NamespaceView,
+    room: int,
+) -> int:
+    """Replace a packed fact by its whole turn when another fact of that turn comes up.
+
+    Returns the extra tokens used (0 when nothing changed).
+    """
+    if unit.granularity != Granularity.FACT or len(unit.provenance) != 1:
+        return 0
+    turn_id = unit.provenance[0]
+    current = packed[holder[turn_id]]
+    turn = view.units.get(view.turn_units.get(turn_id, ""))
+    if current.unit.granularity != Granularity.FACT or turn is None:
+        return 0
+    extra = view.token_count(turn) - current.tokens
+    if extra > room:
+        return 0
+    packed[holder[turn_id]] = Packed(
+        unit=turn, score=current.score, sources=current.sources, tokens=current.tokens + extra
+    )
+    return extra

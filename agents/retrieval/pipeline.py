@@ -1,0 +1,65 @@
+"""The read path's stages in order, for one pass: sources → route → fuse → adjust.
+
+The retriever node calls :func:`search_sources` and :func:`rank_candidates`, then merges the pass
+with earlier ones (:mod:`agents.retrieval.iterations`) and packs (:mod:`agents.retrieval.pack`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from agents.recipes import Recipe
+from agents.retrieval.fuse import boost_in_range, favour_speakers, fuse, spread_to_neighbours
+from agents.retrieval.route import route_weights
+from agents.retrieval.sources import MAX_SEED_HITS, dense_hits, graph_hits, lexical_hits
+from agents.retrieval.types import Hit, QueryPlan, SourceHits
+from agents.retrieval.view import NamespaceView
+from agents.state import Candidate
+from memory.model import Namespace
+from memory.store import MemoryStore
+
+__all__ = ["rank_candidates", "search_sources"]
+
+
+def search_sources(
+    store: MemoryStore, ns: Namespace, view: NamespaceView, plan: QueryPlan, recipe: Recipe
+) -> tuple[list[SourceHits], dict[str, float]]:
+    """Each enabled source's ranking, and the router's granularity weights (empty when off).
+
+    The graph walk is seeded by the best fused hits of the dense and lexical sources.
+    """
+    lists: list[SourceHits] = []
+    dense: list[Hit] = []
+    if recipe.dense:
+        dense = dense_hits(store, ns, store.embed([plan.search_text])[0], recipe)
+        lists.append(SourceHits("dense", recipe.dense_weight, dense))
+    if recipe.lexical:
+        lexical = lexical_hits(view, plan.search_text, recipe)
+        lists.append(SourceHits("lexical", recipe.lexical_weight, lexical))
+    route = route_weights(view.units, dense) if recipe.router else {}
+    if recipe.graph:
+        first = fuse(lists, view.units, rrf_k=recipe.rrf_k, route=route)[:MAX_SEED_HITS]
+        seeds = [Hit(c["unit_id"], c["score"]) for c in first]
+        graph = graph_hits(
+            store, ns, view, entities=plan.entities, spans=plan.spans, seeds=seeds, recipe=recipe
+        )
+        lists.append(SourceHits("graph", recipe.graph_weight, graph))
+    return lists, route
+
+
+def rank_candidates(
+    lists: Sequence[SourceHits],
+    view: NamespaceView,
+    plan: QueryPlan,
+    route: Mapping[str, float],
+    recipe: Recipe,
+) -> list[Candidate]:
+    """The pass's ranking: fused, then dated units, neighbours and named speakers adjusted."""
+    ranked = fuse(lists, view.units, rrf_k=recipe.rrf_k, route=route)
+    ranked = boost_in_range(ranked, view.units, plan.spans)
+    if recipe.context_share > 0:
+        ranked = spread_to_neighbours(ranked, view, recipe.context_share)
+    named = {e.casefold() for e in plan.entities}
+    if recipe.speaker_boost != 1.0 and named:
+        ranked = favour_speakers(ranked, view, named, recipe.speaker_boost)
+    return ranked

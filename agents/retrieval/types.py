@@ -1,0 +1,57 @@
+"""The named values the read path passes from stage to stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal, NamedTuple
+
+from memory.llm import LLMCall
+from memory.model import MemoryUnit
+
+__all__ = ["DateSpan", "Hit", "Packed", "QueryPlan", "Source", "SourceHits"]
+
+Source = Literal["dense", "lexical", "graph"]
+"""Where a candidate was found; fusion may add ``context`` (a neighbour of a strong match)."""
+DateSpan = tuple[date, date]
+"""A closed interval of days a question names."""
+
+
+class Hit(NamedTuple):
+    """One unit found by one source, with that source's score."""
+
+    unit_id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class SourceHits:
+    """One source's ranking, best first, and its weight in the fusion."""
+
+    name: Source
+    weight: float
+    hits: list[Hit]
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """What one retrieval pass searches for: its text, the names in it and the days it names."""
+
+    query: str
+    search_text: str
+    """The text the dense and lexical sources search (the query, plus an LLM rewrite if any)."""
+    entities: list[str]
+    spans: list[DateSpan]
+    calls: list[LLMCall] = field(default_factory=list)
+    fallback: str | None = None
+    """Why the LLM query analysis fell back to the deterministic one, when it did."""
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A unit as packed into the budget: its fused score, sources and token count."""
+
+    unit: MemoryUnit
+    score: float
+    sources: list[str]
+    tokens: int

@@ -1,0 +1,100 @@
+"""Is the packed evidence enough? The read-path judge's deterministic tests and refinement.
+
+Evidence is ``sufficient`` when it mentions every name in the question (and carries a date when
+the question asks when). Otherwise it is ``insufficient``, and a refined query for another pass
+adds the names the best evidence introduces — the bridge of a multi-hop question — plus the
+question's words the evidence does not cover yet. A question that names someone by a relation
+("the person who…") gets one such bridging pass even when every name is covered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from agents.analysis import content_tokens
+from agents.gate import slot_of
+from agents.results import Evidence, Verdict
+from agents.retrieval import cached_query_analysis
+from memory.model import MemoryUnit, Namespace
+from memory.store import MemoryStore
+
+__all__ = ["Sufficiency", "find_conflicts", "judge_sufficiency", "refine_query"]
+
+_RELATIVE_CLAUSE = re.compile(
+    r"\b(?:person|one|friend|people|someone|man|woman)\s+(?:who|that|whose)\b", re.IGNORECASE
+)
+"""A question that names someone by a relation ("the person who…"): worth a bridging pass."""
+
+
+@dataclass(frozen=True)
+class Sufficiency:
+    """A verdict, why, and the query of the next pass when evidence is insufficient."""
+
+    verdict: Verdict
+    reason: str
+    refined: str | None = None
+
+
+def judge_sufficiency(
+    question: str, query: str, evidence: Sequence[Evidence], units: Mapping[str, MemoryUnit]
+) -> Sufficiency:
+    """The deterministic verdict on ``evidence`` for ``question`` (``query``: this pass's text)."""
+    if not evidence:
+        return Sufficiency("insufficient", "no evidence found")
+    analysis = cached_query_analysis(question)
+    text = " ".join(e.text for e in evidence).casefold()
+    names = [e for e in analysis.entities if e[:1].isupper()]
+    missing = [e for e in names if e.casefold() not in text]
+    if analysis.temporal and not any(e.event_time is not None for e in evidence):
+        return Sufficiency("insufficient", "the question asks when, and no evidence is dated")
+    if missing:
+        refined = refine_query(question, query, evidence, analysis.entities, units)
+        return Sufficiency("insufficient", f"evidence never mentions {', '.join(missing)}", refined)
+    if _RELATIVE_CLAUSE.search(question) and query == question:
+        refined = refine_query(question, query, evidence, analysis.entities, units)
+        if refined:
+            reason = "the question describes someone by a relation: following it"
+            return Sufficiency("insufficient", reason, refined)
+    named = ", ".join(names) or "none named"
+    return Sufficiency("sufficient", f"evidence mentions every name in the question ({named})")
+
+
+def refine_query(
+    question: str,
+    query: str,
+    evidence: Sequence[Evidence],
+    entities: Sequence[str],
+    units: Mapping[str, MemoryUnit],
+) -> str | None:
+    """A follow-up query: the names the best evidence introduces (the bridge of a multi-hop)
+    plus the question's words that evidence does not cover yet.
+
+    "Where does the person who helped Sam pick Biscuit work?" with "Sam's sister Maya helped Sam
+    pick him" on top becomes "Maya where person work biscuit".
+    """
+    seen = {e.casefold() for e in entities} | set(query.casefold().split())
+    for item in evidence[:3]:
+        unit = units.get(item.unit_id)
+        names = [
+            n
+            for n in (unit.entities if unit else ())
+            if n[:1].isupper() and n.casefold() not in seen
+        ]
+        if not names:
+            continue
+        covered = set(content_tokens(item.text))
+        rest = [w for w in dict.fromkeys(content_tokens(question)) if w not in covered]
+        return " ".join([*names[:2], *rest])
+    return None
+
+
+def find_conflicts(store: MemoryStore, ns: Namespace, unit_ids: Sequence[str]) -> list[list[str]]:
+    """Groups of current units that give one attribute slot different values."""
+    groups: dict[str, dict[str, str]] = {}
+    for unit in store.get(ns, list(unit_ids)):
+        slot = slot_of(unit)
+        if slot and unit.is_current:
+            groups.setdefault(slot[0], {}).setdefault(slot[1], unit.id)
+    return [sorted(values.values()) for values in groups.values() if len(values) > 1]

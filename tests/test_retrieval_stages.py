@@ -1,0 +1,327 @@
+"""Each stage of the read path on small hand-built namespaces whose right answer is known."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+import pytest
+
+from agents.recipes import get_recipe
+from agents.retrieval import (
+    Hit,
+    SourceHits,
+    build_view,
+    merge_passes,
+    pack,
+    plan_query,
+    present,
+    rank_candidates,
+    search_sources,
+)
+from agents.retrieval.fuse import boost_in_range, favour_speakers, fuse, spread_to_neighbours
+from agents.retrieval.route import route_weights
+from agents.retrieval.sources import day_range, graph_hits
+from agents.retrieval.types import QueryPlan
+from agents.retrieval.view import NamespaceView, view_for
+from agents.state import Candidate
+from memory.fake_llm import ScriptedLLM
+from memory.model import Granularity, MemoryUnit, Namespace, Turn, make_unit
+from memory.store import MemoryStore
+from prompts.retriever import QueryAnalysis
+
+NS = Namespace(user_id="sam")
+MAY_8 = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
+
+
+def _turn(n: int, speaker: str, text: str, when: datetime = MAY_8) -> tuple[Turn, MemoryUnit]:
+    turn = Turn(id=f"D1:{n}", session_id="S1", speaker=speaker, text=text, session_time=when)
+    unit = make_unit(
+        NS,
+        Granularity.TURN,
+        text,
+        provenance=[turn.id],
+        speaker=speaker,
+        event_time=when,
+        entities=(speaker,),
+    )
+    return turn, unit
+
+
+def _fact(text: str, turn_id: str, speaker: str = "Sam", when: datetime = MAY_8) -> MemoryUnit:
+    return make_unit(
+        NS,
+        Granularity.FACT,
+        text,
+        provenance=[turn_id],
+        speaker=speaker,
+        event_time=when,
+        entities=(speaker,),
+    )
+
+
+@pytest.fixture
+def view() -> NamespaceView:
+    """Four turns of one session (two speakers) and a fact of the first turn."""
+    pairs = [
+        _turn(1, "Sam", "I adopted a beagle named Biscuit."),
+        _turn(2, "Maya", "What a lovely dog! Where did you find him?"),
+        _turn(3, "Sam", "At the shelter on Elm Street."),
+        _turn(4, "Maya", "I went hiking in the Rockies last weekend."),
+    ]
+    units = {u.id: u for _, u in pairs}
+    fact = _fact("Sam adopted a beagle named Biscuit.", "D1:1")
+    units[fact.id] = fact
+    return build_view(units, [t for t, _ in pairs])
+
+
+def _ids(view: NamespaceView, *texts: str) -> list[str]:
+    by_text = {u.text: uid for uid, u in view.units.items()}
+    return [by_text[t] for t in texts]
+
+
+def _c(uid: str, score: float, *sources: str) -> Candidate:
+    return Candidate(unit_id=uid, score=score, sources=list(sources or ("dense",)))
+
+
+# -- view -------------------------------------------------------------------------------------
+
+
+def test_lexical_ranks_by_bm25_and_filters_granularities(view: NamespaceView) -> None:
+    hits = view.lexical("beagle Biscuit", 10, frozenset(Granularity))
+    assert {h.unit_id for h in hits} == set(
+        _ids(view, "I adopted a beagle named Biscuit.", "Sam adopted a beagle named Biscuit.")
+    )
+    assert all(h.score > 0 for h in hits)
+    turns_only = view.lexical("beagle Biscuit", 10, frozenset({Granularity.TURN}))
+    assert [h.unit_id for h in turns_only] == _ids(view, "I adopted a beagle named Biscuit.")
+    assert view.lexical("zebra", 10, frozenset(Granularity)) == []
+
+
+def test_view_knows_neighbours_names_and_turn_units(view: NamespaceView) -> None:
+    first, second, third, _ = _ids(
+        view,
+        "I adopted a beagle named Biscuit.",
+        "What a lovely dog! Where did you find him?",
+        "At the shelter on Elm Street.",
+        "I went hiking in the Rockies last weekend.",
+    )
+    assert view.adjacent[first] == (second,)
+    assert view.adjacent[second] == (first, third)
+    assert {"Sam", "Maya"} <= set(view.names)
+    assert view.turn_units["D1:1"] == first
+
+
+# -- analyse ----------------------------------------------------------------------------------
+
+
+def test_plan_names_entities_and_days_only_when_temporal() -> None:
+    plan = plan_query("What did Sam do on 7 May 2023?", ["Sam"], temporal=True)
+    assert plan.entities[0] == "Sam"
+    assert plan.spans == [(date(2023, 5, 7), date(2023, 5, 7))]
+    assert plan.search_text == plan.query
+    assert plan_query("What did Sam do on 7 May 2023?", ["Sam"], temporal=False).spans == []
+
+
+def test_plan_adds_the_llm_rewrite_and_falls_back_loudly() -> None:
+    llm = ScriptedLLM([QueryAnalysis(rewritten_query="dog adoption", entities=["Biscuit"])])
+    plan = plan_query("What pet did Sam get?", ["Sam"], temporal=True, llm=llm)
+    assert plan.search_text == "What pet did Sam get? dog adoption"
+    assert "Biscuit" in plan.entities and plan.fallback is None and len(plan.calls) == 1
+    broken = ScriptedLLM(["not json"] * 6)
+    fallen = plan_query("What pet did Sam get?", ["Sam"], temporal=True, llm=broken)
+    assert fallen.search_text == "What pet did Sam get?"
+    assert fallen.fallback is not None and fallen.calls and not fallen.calls[0].ok
+
+
+# -- route ------------------------------------------------------------------------------------
+
+
+def test_route_trusts_the_granularity_whose_best_score_stands_out(view: NamespaceView) -> None:
+    t1, t2, t3, t4, fact = _ids(
+        view,
+        "I adopted a beagle named Biscuit.",
+        "What a lovely dog! Where did you find him?",
+        "At the shelter on Elm Street.",
+        "I went hiking in the Rockies last weekend.",
+        "Sam adopted a beagle named Biscuit.",
+    )
+    flat = [Hit(t1, 0.50), Hit(t2, 0.50), Hit(t3, 0.49), Hit(t4, 0.49), Hit(fact, 0.7)]
+    weights = route_weights(view.units, flat)
+    assert weights["fact"] > weights["turn"]  # one fact hit: weight 1 before rescaling
+    assert sum(weights.values()) / len(weights) == pytest.approx(1.0)
+    peaked = [Hit(t1, 0.9), Hit(t2, 0.3), Hit(t3, 0.3), Hit(t4, 0.3), Hit(fact, 0.7)]
+    assert route_weights(view.units, peaked)["turn"] > weights["turn"]
+    assert route_weights(view.units, []) == {}
+
+
+# -- fuse and adjust ----------------------------------------------------------------------------
+
+
+def test_fuse_sums_weighted_reciprocal_ranks(view: NamespaceView) -> None:
+    a, b, c = _ids(
+        view,
+        "I adopted a beagle named Biscuit.",
+        "What a lovely dog! Where did you find him?",
+        "At the shelter on Elm Street.",
+    )
+    lists = [
+        SourceHits("dense", 1.0, [Hit(a, 0.9), Hit(b, 0.8)]),
+        SourceHits("lexical", 0.5, [Hit(b, 3.0), Hit(c, 2.0), Hit("gone", 1.0)]),
+    ]
+    fused = fuse(lists, view.units, rrf_k=60, route={})
+    by_id = {x["unit_id"]: x for x in fused}
+    assert "gone" not in by_id  # not a current unit of the view
+    assert by_id[b]["score"] == pytest.approx(1 / 62 + 0.5 / 61)
+    assert by_id[b]["sources"] == ["dense", "lexical"]
+    assert [x["unit_id"] for x in fused] == [b, a, c]
+    routed = fuse(lists, view.units, rrf_k=60, route={"turn": 0.5})
+    assert routed[0]["score"] == pytest.approx(by_id[b]["score"] * 0.5)
+
+
+def test_boost_in_range_lifts_units_dated_inside_the_span(view: NamespaceView) -> None:
+    late = _fact("Sam walked Biscuit.", "D1:9", when=datetime(2023, 6, 1, tzinfo=UTC))
+    units = {**view.units, late.id: late}
+    (early,) = _ids(view, "I adopted a beagle named Biscuit.")
+    ranked = [_c(early, 1.0), _c(late.id, 0.9)]
+    june = [(date(2023, 6, 1), date(2023, 6, 30))]
+    boosted = boost_in_range(ranked, units, june)
+    assert [x["unit_id"] for x in boosted] == [late.id, early]
+    assert boosted[0]["score"] == pytest.approx(0.9 * 1.3)
+    assert boost_in_range(ranked, units, []) == ranked
+
+
+def test_spread_passes_a_share_to_neighbouring_turns(view: NamespaceView) -> None:
+    first, second = _ids(
+        view, "I adopted a beagle named Biscuit.", "What a lovely dog! Where did you find him?"
+    )
+    spread = spread_to_neighbours([_c(first, 1.0)], view, 0.3)
+    assert [(x["unit_id"], x["score"]) for x in spread] == [(first, 1.0), (second, 0.3)]
+    assert spread[1]["sources"] == ["context"]
+
+
+def test_named_speakers_are_favoured(view: NamespaceView) -> None:
+    sam, maya = _ids(
+        view, "I adopted a beagle named Biscuit.", "What a lovely dog! Where did you find him?"
+    )
+    ranked = favour_speakers([_c(sam, 1.0), _c(maya, 0.9)], view, {"maya"}, 1.25)
+    assert [x["unit_id"] for x in ranked] == [maya, sam]
+
+
+# -- merge passes -------------------------------------------------------------------------------
+
+
+def test_one_pass_stands_as_it_is() -> None:
+    ranking = [_c("a", 0.5), _c("b", 0.1)]
+    assert merge_passes([ranking], 0.95) == ranking
+
+
+def test_decay_decides_where_a_refinement_lands() -> None:
+    first = [_c("a", 1), _c("b", 1), _c("c", 1)]
+    second = [_c("x", 1, "graph"), _c("y", 1, "graph")]
+    interleaved = [c["unit_id"] for c in merge_passes([first, second], 0.95)]
+    assert interleaved == ["a", "x", "b", "y", "c"]
+    appended = [c["unit_id"] for c in merge_passes([first, second], 0.01)]
+    assert appended == ["a", "b", "c", "x", "y"]
+
+
+def test_a_unit_found_by_both_passes_rises_and_keeps_both_sources() -> None:
+    merged = merge_passes([[_c("a", 1), _c("b", 1, "dense")], [_c("b", 1, "graph")]], 0.95)
+    assert merged[0]["unit_id"] == "b"
+    assert merged[0]["sources"] == ["dense", "graph"]
+
+
+# -- pack ---------------------------------------------------------------------------------------
+
+
+def test_pack_skips_what_does_not_fit_without_cutting(view: NamespaceView) -> None:
+    ids = list(view.units)
+    ranked = [_c(uid, 1.0 / (n + 1)) for n, uid in enumerate(ids)]
+    budget = view.token_count(view.units[ids[0]]) + 3
+    packed = pack(ranked, view, budget, dedupe_provenance=False)
+    assert sum(p.tokens for p in packed) <= budget
+    assert packed[0].unit.id == ids[0]
+    assert all(p.tokens == view.token_count(p.unit) for p in packed)
+
+
+def test_pack_represents_each_turn_once_and_upgrades_a_fact(view: NamespaceView) -> None:
+    turn, fact = _ids(
+        view, "I adopted a beagle named Biscuit.", "Sam adopted a beagle named Biscuit."
+    )
+    packed = pack([_c(fact, 1.0), _c(turn, 0.9)], view, 500, dedupe_provenance=True)
+    assert [p.unit.id for p in packed] == [fact]  # the turn says nothing the fact does not
+    second = _fact("Biscuit is a beagle.", "D1:1")
+    units = {**view.units, second.id: second}
+    wider = build_view(units, [])
+    upgraded = pack([_c(fact, 1.0), _c(second.id, 0.9)], wider, 500, dedupe_provenance=True)
+    assert [p.unit.id for p in upgraded] == [turn]  # two facts of one turn: the whole turn
+    kept = pack([_c(fact, 1.0), _c(turn, 0.9)], view, 500, dedupe_provenance=False)
+    assert [p.unit.id for p in kept] == [fact, turn]
+
+
+def test_present_quotes_turns_with_speaker_and_resolved_dates() -> None:
+    _, unit = _turn(1, "Sam", "Yesterday I adopted a beagle.")
+    assert present(unit) == "(8 May 2023) Sam: Yesterday (7 May 2023) I adopted a beagle."
+
+
+# -- sources and the whole pass over a real store ----------------------------------------------
+
+
+def test_day_range_lists_days_of_short_spans_only() -> None:
+    week = (date(2023, 5, 1), date(2023, 5, 3))
+    year = (date(2023, 1, 1), date(2023, 12, 31))
+    assert day_range([week, year]) == [date(2023, 5, 1), date(2023, 5, 2), date(2023, 5, 3)]
+
+
+@pytest.fixture
+def store(open_store: Callable[..., MemoryStore]) -> MemoryStore:
+    store = open_store(backend="memory")
+    maya = make_unit(
+        NS, Granularity.FACT, "Maya works at Flour Bakery.", provenance=["D2:1"],
+        entities=("Maya", "Flour Bakery"), speaker="Maya",
+    )  # fmt: skip
+    sam = make_unit(
+        NS, Granularity.FACT, "Sam's sister Maya helped pick Biscuit.", provenance=["D2:2"],
+        entities=("Sam", "Maya", "Biscuit"), speaker="Sam",
+    )  # fmt: skip
+    turn = make_unit(NS, Granularity.TURN, "Lovely day.", provenance=["D2:3"], speaker="Sam")
+    store.add_units(NS, [maya, sam, turn])
+    return store
+
+
+def test_graph_hits_walk_from_named_entities(store: MemoryStore) -> None:
+    view = view_for(store, NS)
+    hits = graph_hits(
+        store, NS, view, entities=["Biscuit"], spans=[], seeds=[], recipe=get_recipe("full")
+    )
+    texts = [view.units[h.unit_id].text for h in hits]
+    assert texts[0] == "Sam's sister Maya helped pick Biscuit."
+    assert "Maya works at Flour Bakery." in texts  # one hop further, through Maya
+    turns_only = get_recipe("turns-only")
+    only = graph_hits(store, NS, view, entities=["Biscuit"], spans=[], seeds=[], recipe=turns_only)
+    assert [view.units[h.unit_id].text for h in only] == ["Lovely day."]  # via Sam, a turn
+    nowhere = graph_hits(
+        store, NS, view, entities=["Nobody"], spans=[], seeds=[], recipe=get_recipe("full")
+    )
+    assert nowhere == []
+
+
+def test_a_pass_uses_exactly_the_sources_the_recipe_enables(store: MemoryStore) -> None:
+    view = view_for(store, NS)
+    plan = QueryPlan("Where does Maya work?", "Where does Maya work?", ["Maya"], [])
+    lists, route = search_sources(store, NS, view, plan, get_recipe("full"))
+    assert [s.name for s in lists] == ["dense", "lexical", "graph"] and route
+    lists, route = search_sources(store, NS, view, plan, get_recipe("no-graph"))
+    assert [s.name for s in lists] == ["dense", "lexical"]
+    lists, route = search_sources(store, NS, view, plan, get_recipe("no-router"))
+    assert route == {}
+    ranked = rank_candidates(lists, view, plan, route, get_recipe("full"))
+    assert view.units[ranked[0]["unit_id"]].text == "Maya works at Flour Bakery."
+
+
+def test_the_view_is_rebuilt_only_after_the_namespace_changes(store: MemoryStore) -> None:
+    first = view_for(store, NS)
+    assert view_for(store, NS) is first
+    store.add_units(NS, [make_unit(NS, Granularity.FACT, "Sam likes tea.", provenance=["D3:1"])])
+    second = view_for(store, NS)
+    assert second is not first and len(second.units) == len(first.units) + 1
