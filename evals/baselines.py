@@ -13,6 +13,7 @@ Each returns its full ranking of the conversation's turns; the harness packs it 
 from __future__ import annotations
 
 import time
+import weakref
 from abc import ABC, abstractmethod
 from functools import cache
 from pathlib import Path
@@ -211,15 +212,19 @@ class DenseSystem(_TurnBaseline):
         return [int(i) for i in order], [float(scores[i]) for i in order]
 
 
-_CACHES: dict[tuple[int, str, str], CachedEmbedder] = {}
+_CACHES: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], CachedEmbedder]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _shared_cache(model: Any, model_name: str, folder: Path | None) -> CachedEmbedder:
-    """One cache per (embedder, folder) in a process, so dense and hybrid embed each text once."""
-    key = (id(model), model_name, str(folder))
-    if key not in _CACHES:
-        _CACHES[key] = CachedEmbedder(model, model_name, folder)
-    return _CACHES[key]
+    """One cache per (embedder, folder), so dense and hybrid embed each text once; it goes when
+    the embedder does."""
+    per_model = _CACHES.setdefault(model, {})
+    key = (model_name, str(folder))
+    if key not in per_model:
+        per_model[key] = CachedEmbedder(model, model_name, folder)
+    return per_model[key]
 
 
 class HybridSystem(_TurnBaseline):

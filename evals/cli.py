@@ -20,9 +20,9 @@ from rich.progress import (
 )
 
 from evals.answers import AnswerConfig
-from evals.loaders import DATASETS, LOCOMO_URL, load_dataset
+from evals.loaders import DATASETS, LOCOMO_URL, Dataset, load_dataset
 from evals.report import main_table, summarize, write_outputs
-from evals.runner import DEFAULT_BUDGETS, RunConfig, run
+from evals.runner import DEFAULT_BUDGETS, RunConfig, RunOutcome, run
 from evals.systems import known_systems, system_spec, unavailable_reason
 from memory.errors import HypermnesiaError, InvalidInputError
 from memory.settings import Settings
@@ -128,6 +128,33 @@ def run_eval(
     out = Path(out)
     path = resolve_data(dataset, str(data), out)
     loaded = load_dataset(dataset, path).limited(limit_conversations)
+    names, unavailable = _available(systems, console)
+    specs = tuple(system_spec(n, seed=seed, cache_dir=out / "cache") for n in names)
+    config = RunConfig(
+        out=out,
+        systems=specs,
+        budgets=_parse_budgets(budgets),
+        workers=workers,
+        fresh=fresh,
+        seed=seed,
+        answers=answers,
+    )
+    outcome = _run_with_progress(loaded, config, console)
+    results = summarize(loaded, outcome, config, unavailable)
+    with _progress(console) as bar:
+        task = bar.add_task("report", total=1)
+        written = write_outputs(results, outcome.records, out)
+        bar.advance(task)
+    stdout = Console()
+    if not stdout.is_terminal:
+        stdout = Console(width=max(stdout.width, 130))
+    stdout.print(main_table(results))
+    console.print(f"wrote {', '.join(str(p) for p in written)}")
+    return results
+
+
+def _available(systems: Sequence[str], console: Console) -> tuple[list[str], dict[str, str]]:
+    """The systems to evaluate, and why each known-but-unbuildable one is left out."""
     known = known_systems()
     unknown = [s for s in systems if s not in known]
     if unknown:
@@ -143,36 +170,20 @@ def run_eval(
     names = [s for s in dict.fromkeys(systems) if s not in unavailable]
     if not names:
         raise InvalidInputError("none of the requested systems is available")
-    specs = tuple(system_spec(n, seed=seed, cache_dir=out / "cache") for n in names)
-    config = RunConfig(
-        out=out,
-        systems=specs,
-        budgets=_parse_budgets(budgets),
-        workers=workers,
-        fresh=fresh,
-        seed=seed,
-        answers=answers,
-    )
+    return names, unavailable
+
+
+def _run_with_progress(loaded: Dataset, config: RunConfig, console: Console) -> RunOutcome:
     n_turns = sum(len(c.turns) for c in loaded.conversations)
+    n_systems = len(config.systems)
     with _progress(console) as bar:
         tasks = {
-            "ingest": bar.add_task("ingest", total=n_turns * len(specs)),
-            "retrieve": bar.add_task("retrieve", total=len(loaded.questions) * len(specs)),
+            "ingest": bar.add_task("ingest", total=n_turns * n_systems),
+            "retrieve": bar.add_task("retrieve", total=len(loaded.questions) * n_systems),
         }
-        if answers is not None:
-            tasks["answer"] = bar.add_task("answer", total=len(loaded.questions) * len(specs))
-        outcome = run(loaded, config, lambda phase, n: bar.advance(tasks[phase], n))
-    results = summarize(loaded, outcome, config, unavailable)
-    with _progress(console) as bar:
-        task = bar.add_task("report", total=1)
-        written = write_outputs(results, outcome.records, out)
-        bar.advance(task)
-    stdout = Console()
-    if not stdout.is_terminal:
-        stdout = Console(width=max(stdout.width, 130))
-    stdout.print(main_table(results))
-    console.print(f"wrote {', '.join(str(p) for p in written)}")
-    return results
+        if config.answers is not None:
+            tasks["answer"] = bar.add_task("answer", total=len(loaded.questions) * n_systems)
+        return run(loaded, config, lambda phase, n: bar.advance(tasks[phase], n))
 
 
 def cli_eval(

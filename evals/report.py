@@ -275,7 +275,24 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     out += [_md_table(["system", *cats], _category_rows(results, "ndcg@10", None)), ""]
     out += ["## MRR per category", ""]
     out += [_md_table(["system", *cats], _category_rows(results, "mrr", None)), ""]
-    out += ["## Tokens and turns covered per query", ""]
+    out += _cost_sections(results)
+    out += _answer_section(results)
+    if results["unavailable"]:
+        out += ["## Systems not run", ""]
+        out += [f"- **{name}**: {why}" for name, why in results["unavailable"].items()]
+        out.append("")
+    out += _skipped_section(results)
+    out += ["", "## Method", ""]
+    out += [f"- {text}" for text in results["method"].values()]
+    if plots:
+        out += ["", "## Plots", ""]
+        out += [f"![{p}]({p})" for p in plots]
+    return "\n".join(out) + "\n"
+
+
+def _cost_sections(results: dict[str, Any]) -> list[str]:
+    """Tokens and turns covered per query; what ingesting cost."""
+    out = ["## Tokens and turns covered per query", ""]
     header = ["system"]
     header += [f"tokens@{b}" for b in results["budgets"]]
     header += [f"turns@{b}" for b in results["budgets"]]
@@ -301,13 +318,11 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
         ]
         for name, s in results["systems"].items()
     ]
-    out += [_md_table(header, rows), ""]
-    out += _answer_section(results)
-    if results["unavailable"]:
-        out += ["## Systems not run", ""]
-        out += [f"- **{name}**: {why}" for name, why in results["unavailable"].items()]
-        out.append("")
-    out += ["## Skipped questions", ""]
+    return [*out, _md_table(header, rows), ""]
+
+
+def _skipped_section(results: dict[str, Any]) -> list[str]:
+    out = ["## Skipped questions", ""]
     if results["skipped_questions"]:
         out += [
             f"- `{s['id']}` ({s['category']}): {s['reason']}" for s in results["skipped_questions"]
@@ -317,12 +332,7 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     out += ["", "Evidence repairs: "]
     repairs = results["evidence_repairs"]
     out[-1] += ", ".join(f"{k}: {v}" for k, v in repairs.items()) if repairs else "none."
-    out += ["", "## Method", ""]
-    out += [f"- {text}" for text in results["method"].values()]
-    if plots:
-        out += ["", "## Plots", ""]
-        out += [f"![{p}]({p})" for p in plots]
-    return "\n".join(out) + "\n"
+    return out
 
 
 def _answer_section(results: dict[str, Any]) -> list[str]:

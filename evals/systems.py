@@ -137,7 +137,10 @@ class SystemSpec:
 
 
 _FACTORIES: dict[str, str] = {}
-_ANNOUNCED: dict[str, str] = {"hypermnesia": "evals.hypermnesia"}
+_ANNOUNCED: dict[str, str] = {
+    "hypermnesia": "evals.hypermnesia",
+    **dict.fromkeys(("full_context", "bm25", "dense", "hybrid"), "evals.baselines"),
+}
 
 
 def _factory_ref(factory: SystemFactory) -> str:
@@ -186,13 +189,11 @@ def _ensure_registered(name: str) -> str | None:
 
 def unavailable_reason(name: str) -> str | None:
     """Why ``name`` cannot be built here, or None when it can."""
-    _load_builtins()
     return _ensure_registered(name)
 
 
 def available_systems() -> list[str]:
     """Names of the systems that can be built now, in registration order."""
-    _load_builtins()
     for name in list(_ANNOUNCED):
         _ensure_registered(name)
     return list(_FACTORIES)
@@ -200,7 +201,6 @@ def available_systems() -> list[str]:
 
 def known_systems() -> list[str]:
     """Every name the registry knows: the registered systems and the announced ones."""
-    _load_builtins()
     return list(dict.fromkeys([*_FACTORIES, *_ANNOUNCED]))
 
 
@@ -225,8 +225,3 @@ def build_system(spec: SystemSpec) -> RetrievalSystem:
 def make_system(name: str, **options: Any) -> RetrievalSystem:
     """Build the registered system ``name`` with ``options``."""
     return build_system(system_spec(name, **options))
-
-
-def _load_builtins() -> None:
-    # The baselines register themselves on import; imported late to keep this module light.
-    importlib.import_module("evals.baselines")

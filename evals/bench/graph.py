@@ -19,7 +19,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from evals.loaders import Dataset
 from evals.loaders.locomo import load_locomo
+from graphs.client import Hypermnesia
 from memory.errors import InvalidInputError
 from memory.model import Namespace, Turn
 from memory.settings import Settings
@@ -34,6 +36,48 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _session_batches(dataset: Dataset) -> list[list[Turn]]:
+    """Every session of every conversation as the turns of one write, ids made unique."""
+    batches: list[list[Turn]] = []
+    for conversation in dataset.conversations:
+        sessions: dict[str, list[Turn]] = {}
+        for t in conversation.turns:
+            sessions.setdefault(t.session_id, []).append(
+                Turn(
+                    id=f"{conversation.id}/{t.id}",
+                    session_id=f"{conversation.id}/{t.session_id}",
+                    speaker=t.speaker,
+                    text=t.text,
+                    session_time=t.session_time,
+                    image_caption=t.image_caption,
+                    index=t.index,
+                )
+            )
+        batches.extend(sessions.values())
+    return batches
+
+
+def _write_until(
+    hm: Hypermnesia, ns: Namespace, dataset: Dataset, n: int, console: Console
+) -> tuple[int, float]:
+    """Write sessions until the namespace holds ``n`` units; (turns written, seconds spent)."""
+    written = 0
+    seconds = 0.0
+    columns = (TextColumn("write"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("write", total=n)
+        for turns in _session_batches(dataset):
+            started = time.perf_counter()
+            hm.remember(ns, turns, session_end=True)
+            seconds += time.perf_counter() - started
+            written += len(turns)
+            units = hm.store.count(ns)
+            progress.update(task, completed=min(units, n))
+            if units >= n:
+                break
+    return written, seconds
+
+
 def run_graph_bench(
     n: int = 10_000,
     json_out: bool = False,
@@ -43,7 +87,6 @@ def run_graph_bench(
     budget: int = 1000,
 ) -> dict[str, Any]:
     """Write throughput (turns/s) and recall latency p50/p95 (ms) at ``n`` units."""
-    from graphs.client import Hypermnesia
 
     path = data or DEFAULT_DATA / "locomo_dev.json"
     if not path.is_file():
@@ -57,42 +100,7 @@ def run_graph_bench(
             tmp, settings=Settings(data_dir=Path(tmp), llm_model=None), checkpoints=True
         ) as hm,
     ):
-        written = 0
-        write_seconds = 0.0
-        progress = Progress(
-            TextColumn("write"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        )
-        with progress:
-            task = progress.add_task("write", total=n)
-            for conversation in dataset.conversations:
-                sessions: dict[str, list[Turn]] = {}
-                for t in conversation.turns:
-                    sessions.setdefault(t.session_id, []).append(
-                        Turn(
-                            id=f"{conversation.id}/{t.id}",
-                            session_id=f"{conversation.id}/{t.session_id}",
-                            speaker=t.speaker,
-                            text=t.text,
-                            session_time=t.session_time,
-                            image_caption=t.image_caption,
-                            index=t.index,
-                        )
-                    )
-                for turns in sessions.values():
-                    started = time.perf_counter()
-                    hm.remember(ns, turns, session_end=True)
-                    write_seconds += time.perf_counter() - started
-                    written += len(turns)
-                    units = hm.store.hypergraph.stats(ns).edges  # one hyperedge per unit
-                    progress.update(task, completed=min(units, n))
-                    if units >= n:
-                        break
-                if hm.store.hypergraph.stats(ns).edges >= n:
-                    break
+        written, write_seconds = _write_until(hm, ns, dataset, n, console)
         units = hm.store.stats(ns).units
         asked = [q for q in dataset.questions if q.text.strip()][:questions]
         recall_ms, dense_ms = [], []

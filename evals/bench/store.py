@@ -135,6 +135,45 @@ def _progress(console: Console) -> Progress:
     )
 
 
+def _timed_writes(
+    store: MemoryStore, ns: Namespace, units: list[MemoryUnit], progress: Progress
+) -> float:
+    """Seconds to write ``units`` in batches of ``WRITE_BATCH``."""
+    task = progress.add_task("write", total=len(units))
+    start = time.perf_counter()
+    for i in range(0, len(units), WRITE_BATCH):
+        batch = units[i : i + WRITE_BATCH]
+        store.add_units(ns, batch)
+        progress.advance(task, len(batch))
+    return time.perf_counter() - start
+
+
+def _timed_queries(
+    store: MemoryStore, ns: Namespace, asked: list[str], progress: Progress
+) -> tuple[float, list[float]]:
+    """The first search's ms (it loads the in-process index), then each question's ms."""
+    start = time.perf_counter()
+    store.search(ns, "warm up the in-process index", k=K)
+    load_ms = (time.perf_counter() - start) * 1e3
+    task = progress.add_task("query", total=len(asked))
+    latencies = []
+    for question in asked:
+        start = time.perf_counter()
+        store.search(ns, question, k=K)
+        latencies.append((time.perf_counter() - start) * 1e3)
+        progress.advance(task)
+    return load_ms, latencies
+
+
+def _timed_embedding(model: Embedder, sample: list[str], progress: Progress) -> float:
+    task = progress.add_task("embed", total=len(sample))
+    start = time.perf_counter()
+    for i in range(0, len(sample), 250):
+        model.embed(sample[i : i + 250])
+        progress.advance(task, len(sample[i : i + 250]))
+    return time.perf_counter() - start
+
+
 def run_store_bench(
     n: int = 10_000,
     json_out: bool = False,
@@ -166,32 +205,10 @@ def run_store_bench(
         MemoryStore.open(Path(tmp), settings=settings, embedder=model) as store,
         _progress(err) as progress,
     ):
-        task = progress.add_task("write", total=n)
-        start = time.perf_counter()
-        for i in range(0, n, WRITE_BATCH):
-            batch = units[i : i + WRITE_BATCH]
-            store.add_units(ns, batch)
-            progress.advance(task, len(batch))
-        write_s = time.perf_counter() - start
-
-        start = time.perf_counter()
-        store.search(ns, "warm up the in-process index", k=K)
-        load_ms = (time.perf_counter() - start) * 1e3
-        task = progress.add_task("query", total=queries)
-        latencies = []
-        for question in asked:
-            start = time.perf_counter()
-            store.search(ns, question, k=K)
-            latencies.append((time.perf_counter() - start) * 1e3)
-            progress.advance(task)
-
+        write_s = _timed_writes(store, ns, units, progress)
+        load_ms, latencies = _timed_queries(store, ns, asked, progress)
         sample = [u.text for u in units[:EMBED_SAMPLE]]
-        task = progress.add_task("embed", total=len(sample))
-        start = time.perf_counter()
-        for i in range(0, len(sample), 250):
-            model.embed(sample[i : i + 250])
-            progress.advance(task, len(sample[i : i + 250]))
-        embed_s = time.perf_counter() - start
+        embed_s = _timed_embedding(model, sample, progress)
 
     p50, p95 = np.percentile(latencies, [50, 95])
     result: dict[str, Any] = {
