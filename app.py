@@ -26,7 +26,7 @@ from rich.tree import Tree
 from memory.errors import HypermnesiaError, InvalidInputError
 
 if TYPE_CHECKING:
-    from evals.conversation_files import ConversationSessions
+    from memory.conversations import ConversationSessions
     from graphs.client import Hypermnesia
     from graphs.results import Evidence, RecallResult
     from memory.model import MemoryUnit, Namespace, Turn
@@ -307,7 +307,7 @@ def ingest(
 ) -> None:
     """Remember a conversation file session by session, with a progress bar over turns."""
     with _handled():
-        from evals.conversation_files import load_conversation_file, select_conversations
+        from memory.conversations import load_conversation_file, select_conversations
 
         conversations = select_conversations(load_conversation_file(file), conversation)
         plan = _ingest_plan(conversations, user, agent)
@@ -818,7 +818,7 @@ def demo(
     """Ingest the bundled sample with the deterministic agents and check what recall shows."""
     started = time.perf_counter()
     with _handled():
-        from evals.conversation_files import load_conversation_file
+        from memory.conversations import load_conversation_file
 
         root = data_dir or Path(tempfile.mkdtemp(prefix="hypermnesia-demo-"))
         (conversation,) = load_conversation_file(DEMO_FILE)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from evals.conversation_files import load_conversation_file, select_conversations
+from memory.conversations import load_conversation_file, select_conversations
 from memory.errors import InvalidInputError
 
 SAMPLE = Path(__file__).resolve().parent.parent / "evals" / "samples" / "demo_conversation.json"
