@@ -195,6 +195,48 @@ def test_traces_list_and_show(ingested: Any) -> None:
     ingested("traces", "show", "run-nope", code=1)
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["recall", "q", "--user", "not a user"], "invalid namespace part 'not a user'"),
+        (["chat", "--user", "not a user"], "invalid namespace part 'not a user'"),
+        (["traces", "list", "--user", "not a user"], "invalid namespace part 'not a user'"),
+        (["traces", "show", "run-nope"], "no trace run 'run-nope'"),
+        (["forget", "u" + "0" * 32, "--user", "sam", "--yes"], "no unit 'u000"),
+        (["ingest", "{missing}", "--user", "sam"], "missing file: {missing}"),
+        (["ablation", "--data", "{missing}", "--out", "{out}"], "missing file: {missing}"),
+        (["bench", "graph", "--data", "{missing}", "--n", "10"], "missing file: {missing}"),
+    ],
+)
+def test_project_errors_from_any_command_are_one_red_line_and_status_1(
+    cli: Any, tmp_path: Path, args: list[str], message: str
+) -> None:
+    paths = {"missing": str(tmp_path / "missing.json"), "out": str(tmp_path / "out")}
+    result = cli(*[a.format(**paths) for a in args], code=1)
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and message.format(**paths) in errors[0], result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+
+
+def test_demo_exits_1_when_a_claim_does_not_hold(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app as app_module
+
+    data = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    for session in data["sessions"]:
+        session["turns"] = [t for t in session["turns"] if "Denver" not in t["text"]]
+    data["sessions"] = [s for s in data["sessions"] if s["turns"]]
+    sample = tmp_path / "no_denver.json"
+    sample.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(app_module, "DEMO_FILE", sample)
+    result = cli("demo", "--data-dir", str(tmp_path / "demo"), code=1)
+    assert "✗ Sam lives in Denver now" in result.output
+    assert "no evidence names Denver" in result.output
+    assert "✓ 'yesterday' on 8 May 2023 resolves to 7 May 2023" in result.output
+    assert "demo claim(s) did not hold" in result.output
+
+
 def test_chat_from_piped_stdin(cli: Any) -> None:
     lines = "I adopted a cat named Miso.\n\nWhat is my cat called?\n/quit\nnever read\n"
     result = cli("chat", "--user", "kim", input=lines)
