@@ -8,12 +8,15 @@ from pathlib import Path
 
 import typer
 
-from graphs.cli import chat, demo, forget, ingest, render, traces
+from graphs.cli import chat, demo, forget, ingest, reflect, render, traces
 from graphs.cli import options as opt
 from graphs.cli.engine import engine_for, namespace
 from graphs.cli.errors import HandledGroup
 
-HELP = "Hypermnesia command line: ingest, recall, chat, forget, history, traces, demo, bench, eval."
+HELP = (
+    "Hypermnesia command line: ingest, recall, chat, forget, history, reflect, traces, demo, "
+    "bench, eval."
+)
 app = typer.Typer(cls=HandledGroup, no_args_is_help=True, add_completion=False, help=HELP)
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures side by side.")
 app.add_typer(bench_app, name="bench")
@@ -190,6 +193,22 @@ def history(
     render.show_history(unit_id, events, units, json_out=json_out)
 
 
+@app.command("reflect")
+def reflect_command(
+    ctx: typer.Context,
+    user: str = opt.USER,
+    agent: str = opt.AGENT,
+    data_dir: Path | None = opt.DATA_DIR,
+    json_out: bool = opt.JSON,
+) -> None:
+    """Run the reflector now: the insights and personas it proposed, and the judge's decisions."""
+    ns = namespace(user, agent)
+    with engine_for(ctx, data_dir) as hm:
+        result = hm.reflect(ns)
+        units = reflect.reflected_units(hm, ns, result)
+    reflect.show_reflection(result, units, ns, json_out=json_out)
+
+
 @traces_app.command("list")
 def traces_list(
     ctx: typer.Context,
@@ -219,7 +238,7 @@ def traces_show(
 
 @app.command("demo")
 def demo_command(data_dir: Path | None = opt.DEMO_DIR) -> None:
-    """Ingest the bundled sample with the deterministic agents and check what recall shows."""
+    """Ingest the bundled sample with the deterministic agents, then check what the agents show."""
     root = data_dir or Path(tempfile.mkdtemp(prefix="hypermnesia-demo-"))
     if demo.run_demo(DEMO_FILE, root):
         raise typer.Exit(1)

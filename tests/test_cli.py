@@ -195,10 +195,35 @@ def test_traces_list_and_show(ingested: Any) -> None:
     ingested("traces", "show", "run-nope", code=1)
 
 
+def test_reflect_shows_proposals_decisions_and_run(ingested: Any, env: dict[str, str]) -> None:
+    from graphs import Hypermnesia
+    from memory.model import Namespace, UnitKind
+
+    result = json.loads(ingested("reflect", "--user", "sam", "--json").stdout)
+    assert result["run_id"].startswith("run-") and result["reflected"]
+    proposals = result["decisions"]
+    assert proposals and {d["granularity"] for d in proposals} <= {"insight", "persona"}
+    assert any(d["decision"] == "new" for d in proposals)
+    ns = Namespace(user_id="sam")
+    with Hypermnesia.open(env["HYPERMNESIA_DATA_DIR"]) as hm:
+        stored = hm.store.get(ns, [d["unit_id"] for d in proposals])
+        sources = hm.store.get(ns, [i for u in stored for i in u.derived_from])
+    assert stored and all(u.kind == UnitKind.INFERENCE and u.derived_from for u in stored)
+    assert {i for u in stored for i in u.derived_from} == {u.id for u in sources}
+    assert all(u.kind == UnitKind.EVIDENCE for u in sources)
+    run = json.loads(ingested("traces", "show", result["run_id"], "--json").stdout)
+    assert any(step["agent"] == "reflector" for step in run["steps"])
+    table = ingested("reflect", "--user", "sam").stdout
+    assert "Reflections proposed in sam/default" in table and "judge: skip" in table
+    assert proposals[0]["unit_id"] in table and "from fact (evidence)" in table
+    assert f"{len(proposals)} proposal(s): {len(proposals)} skip" in table and "run run-" in table
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["recall", "q", "--user", "not a user"], "invalid namespace part 'not a user'"),
+        (["reflect", "--user", "not a user"], "invalid namespace part 'not a user'"),
         (["chat", "--user", "not a user"], "invalid namespace part 'not a user'"),
         (["traces", "list", "--user", "not a user"], "invalid namespace part 'not a user'"),
         (["traces", "show", "run-nope"], "no trace run 'run-nope'"),
@@ -320,6 +345,8 @@ def test_demo_subprocess_with_the_default_embedder(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    assert "3/3 claims held" in out
+    assert "4/4 claims held" in out
     assert "Denver" in out and "Boston" in out and "2023-05-07" in out and "Flour" in out
+    assert "4 · The reflector" in out and "insight u" in out and "from fact (evidence)" in out
+    assert "kind=inference" in out and "4. reflection: run-" in out
     assert "traces show run-" in out

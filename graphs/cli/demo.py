@@ -1,9 +1,10 @@
-"""The demo: ingest a sample conversation with the deterministic agents, then show the agents at
-work and check each claim it makes against what the engine actually returned.
+"""The demo: ingest a sample conversation with the deterministic agents, then show the five agents
+at work and check each claim it makes against what the engine actually returned.
 
 The constructor, judge and refresher run during ingest; the retriever and judge answer three
-questions (an updated fact, a relative date, a multi-hop question). A claim that does not hold is
-printed in red and counted, so the command can exit with status 1.
+questions (an updated fact, a relative date, a multi-hop question); the reflector then runs on
+demand and its insights are checked to be inferences derived from stored evidence. A claim that
+does not hold is printed in red and counted, so the command can exit with status 1.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.panel import Panel
 
 from graphs.cli.engine import namespace, open_engine
 from graphs.cli.ingest import ingest, ingest_table
+from graphs.cli.reflect import reflected_units, reflection_tree
 from graphs.cli.render import (
     day,
     err,
@@ -27,6 +29,7 @@ from graphs.cli.render import (
     history_ids,
     out,
     print_history,
+    shorten,
     stats_table,
     when,
 )
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
     from graphs import Evidence, Hypermnesia
     from memory.model import MemoryUnit, Namespace
 
-__all__ = ["STEPS", "Check", "run_demo"]
+__all__ = ["STEPS", "Check", "inference_problems", "run_demo"]
 
 
 @dataclass(frozen=True)
@@ -152,10 +155,55 @@ def demo_multihop(hm: Hypermnesia, ns: Namespace) -> tuple[Check, str]:
     return Check(claim, False, "; ".join(missing)), result.run_id
 
 
+def inference_problems(insight: MemoryUnit, units: dict[str, MemoryUnit]) -> list[str]:
+    """Why ``insight`` is not an inference drawn only from stored evidence, if it is not."""
+    from memory.model import UnitKind
+
+    problems = []
+    if insight.kind != UnitKind.INFERENCE:
+        problems.append(f"insight {insight.id} is kind={insight.kind.value}")
+    if not insight.derived_from:
+        problems.append(f"insight {insight.id} derives from no unit")
+    for source_id in insight.derived_from:
+        source = units.get(source_id)
+        if source is None:
+            problems.append(f"insight {insight.id} derives from {source_id}, which is not stored")
+        elif source.kind != UnitKind.EVIDENCE:
+            problems.append(f"insight {insight.id} derives from {source_id}, not evidence")
+    return problems
+
+
+def demo_reflect(hm: Hypermnesia, ns: Namespace) -> tuple[Check, str]:
+    result = hm.reflect(ns)
+    units = reflected_units(hm, ns, result)
+    title = "4 · The reflector, on demand: insights and personas drawn from the facts"
+    out.print(reflection_tree(result, units, f"[bold]{title}[/]"))
+    claim = "the reflector wrote insights as inferences derived only from stored evidence"
+    insights = [
+        units[d.unit_id]
+        for d in result.decisions
+        if d.granularity == "insight" and d.unit_id in units
+    ]
+    if not insights:
+        return Check(claim, False, "no insight was stored"), result.run_id
+    problems = [p for insight in insights for p in inference_problems(insight, units)]
+    if problems:
+        return Check(claim, False, "; ".join(problems)), result.run_id
+    personas = sum(d.granularity == "persona" and d.unit_id in units for d in result.decisions)
+    shown = next((u for u in insights if u.is_current), insights[0])
+    detail = (
+        f"{len(insights)} insight(s) and {personas} persona(s), kind=inference; "
+        f"{escape(shorten(shown.text, 80))!r} derives from {len(shown.derived_from)} stored "
+        "evidence unit(s)"
+    )
+    return Check(claim, True, detail), result.run_id
+
+
 STEPS: tuple[tuple[str, Step], ...] = (
     ("updated fact", demo_update),
     ("relative date", demo_date),
     ("multi-hop", demo_multihop),
+    ("reflection", demo_reflect),
 )
 
 
