@@ -219,9 +219,11 @@ class Hypermnesia:
 
     # -- maintenance ---------------------------------------------------------------------------
 
-    def forget(self, ns: Namespace, unit_ids: Sequence[str]) -> DeleteReport:
-        """Delete units and everything derived from them."""
-        return self.store.delete(ns, unit_ids, reason="forget requested")
+    def forget(
+        self, ns: Namespace, unit_ids: Sequence[str], *, dry_run: bool = False
+    ) -> DeleteReport:
+        """Delete units and everything derived from them; ``dry_run`` only reports what would go."""
+        return self.store.delete(ns, unit_ids, reason="forget requested", dry_run=dry_run)
 
     def history(self, ns: Namespace, unit_id: str) -> list[HistoryEvent]:
         return self.store.history(ns, unit_id)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evals.conversation_files import load_conversation_file
 from graphs.client import Hypermnesia
+from memory.conversations import load_conversation_file
 from memory.model import Namespace, Turn
 
 SAMPLE = Path(__file__).parents[1] / "evals" / "samples" / "demo_conversation.json"

@@ -195,6 +195,73 @@ def test_traces_list_and_show(ingested: Any) -> None:
     ingested("traces", "show", "run-nope", code=1)
 
 
+def test_reflect_shows_proposals_decisions_and_run(ingested: Any, env: dict[str, str]) -> None:
+    from graphs import Hypermnesia
+    from memory.model import Namespace, UnitKind
+
+    result = json.loads(ingested("reflect", "--user", "sam", "--json").stdout)
+    assert result["run_id"].startswith("run-") and result["reflected"]
+    proposals = result["decisions"]
+    assert proposals and {d["granularity"] for d in proposals} <= {"insight", "persona"}
+    assert any(d["decision"] == "new" for d in proposals)
+    ns = Namespace(user_id="sam")
+    with Hypermnesia.open(env["HYPERMNESIA_DATA_DIR"]) as hm:
+        stored = hm.store.get(ns, [d["unit_id"] for d in proposals])
+        sources = hm.store.get(ns, [i for u in stored for i in u.derived_from])
+    assert stored and all(u.kind == UnitKind.INFERENCE and u.derived_from for u in stored)
+    assert {i for u in stored for i in u.derived_from} == {u.id for u in sources}
+    assert all(u.kind == UnitKind.EVIDENCE for u in sources)
+    run = json.loads(ingested("traces", "show", result["run_id"], "--json").stdout)
+    assert any(step["agent"] == "reflector" for step in run["steps"])
+    table = ingested("reflect", "--user", "sam").stdout
+    assert "Reflections proposed in sam/default" in table and "judge: skip" in table
+    assert proposals[0]["unit_id"] in table and "from fact (evidence)" in table
+    assert f"{len(proposals)} proposal(s): {len(proposals)} skip" in table and "run run-" in table
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["recall", "q", "--user", "not a user"], "invalid namespace part 'not a user'"),
+        (["reflect", "--user", "not a user"], "invalid namespace part 'not a user'"),
+        (["chat", "--user", "not a user"], "invalid namespace part 'not a user'"),
+        (["traces", "list", "--user", "not a user"], "invalid namespace part 'not a user'"),
+        (["traces", "show", "run-nope"], "no trace run 'run-nope'"),
+        (["forget", "u" + "0" * 32, "--user", "sam", "--yes"], "no unit 'u000"),
+        (["ingest", "{missing}", "--user", "sam"], "missing file: {missing}"),
+        (["ablation", "--data", "{missing}", "--out", "{out}"], "missing file: {missing}"),
+        (["bench", "graph", "--data", "{missing}", "--n", "10"], "missing file: {missing}"),
+    ],
+)
+def test_project_errors_from_any_command_are_one_red_line_and_status_1(
+    cli: Any, tmp_path: Path, args: list[str], message: str
+) -> None:
+    paths = {"missing": str(tmp_path / "missing.json"), "out": str(tmp_path / "out")}
+    result = cli(*[a.format(**paths) for a in args], code=1)
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and message.format(**paths) in errors[0], result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+
+
+def test_demo_exits_1_when_a_claim_does_not_hold(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app as app_module
+
+    data = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    for session in data["sessions"]:
+        session["turns"] = [t for t in session["turns"] if "Denver" not in t["text"]]
+    data["sessions"] = [s for s in data["sessions"] if s["turns"]]
+    sample = tmp_path / "no_denver.json"
+    sample.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(app_module, "DEMO_FILE", sample)
+    result = cli("demo", "--data-dir", str(tmp_path / "demo"), code=1)
+    assert "✗ Sam lives in Denver now" in result.output
+    assert "no evidence names Denver" in result.output
+    assert "✓ 'yesterday' on 8 May 2023 resolves to 7 May 2023" in result.output
+    assert "demo claim(s) did not hold" in result.output
+
+
 def test_chat_from_piped_stdin(cli: Any) -> None:
     lines = "I adopted a cat named Miso.\n\nWhat is my cat called?\n/quit\nnever read\n"
     result = cli("chat", "--user", "kim", input=lines)
@@ -278,6 +345,8 @@ def test_demo_subprocess_with_the_default_embedder(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    assert "3/3 claims held" in out
+    assert "4/4 claims held" in out
     assert "Denver" in out and "Boston" in out and "2023-05-07" in out and "Flour" in out
+    assert "4 · The reflector" in out and "insight u" in out and "from fact (evidence)" in out
+    assert "kind=inference" in out and "4. reflection: run-" in out
     assert "traces show run-" in out

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from evals.conversation_files import load_conversation_file, select_conversations
+from memory.conversations import load_conversation_file, select_conversations
 from memory.errors import InvalidInputError
 
 SAMPLE = Path(__file__).resolve().parent.parent / "evals" / "samples" / "demo_conversation.json"
@@ -187,3 +187,23 @@ def test_real_locomo_file() -> None:
     assert len(conv26.sessions) == 19
     assert conv26.sessions[0].turns[0].id == "D1:1"
     assert sum(c.turn_count for c in convs) == 3435
+
+
+def test_the_benchmark_loader_reads_locomo_turns_as_ingest_does() -> None:
+    from evals.loaders import load_locomo
+
+    small = Path(__file__).parent / "data" / "locomo_small.json"
+    dataset = load_locomo(small)
+    ingested = load_conversation_file(small)
+    assert [c.id for c in dataset.conversations] == [c.conversation_id for c in ingested]
+    for evaluated, conv in zip(dataset.conversations, ingested, strict=True):
+        assert evaluated.speakers == list(conv.speakers)
+        turns = [t for s in conv.sessions for t in s.turns]
+        assert [
+            (t.id, t.session_id, t.speaker, t.text, t.session_time, t.image_caption, t.index)
+            for t in evaluated.turns
+        ] == [
+            (t.id, t.session_id, t.speaker, t.text, t.session_time, t.image_caption, t.index)
+            for t in turns
+        ]
+    assert "SENTINEL" not in repr(ingested)

@@ -3,13 +3,11 @@ skipped or repaired on the way."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from evals.systems import Conversation, Question
+from memory.conversations import clean_text, read_json
 from memory.errors import InvalidInputError
 
 __all__ = [
@@ -77,27 +75,3 @@ class Dataset:
             overall_categories=self.overall_categories,
             evidence_repairs=self.evidence_repairs,
         )
-
-
-def read_json(path: Path, kind: str) -> Any:
-    """Parse ``path`` as JSON, with errors that name the file and what is wrong."""
-    if not path.is_file():
-        raise InvalidInputError(f"missing file: {path}")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(
-            f"not a {kind} file: {path}: not UTF-8 text ({exc.reason})"
-        ) from exc
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(
-            f"not a {kind} file: {path}: invalid JSON at line {exc.lineno} column {exc.colno}: "
-            f"{exc.msg}"
-        ) from exc
-
-
-def clean_text(value: Any) -> str:
-    """A field as text without surrounding whitespace; None is empty, numbers become their str()."""
-    if value is None:
-        return ""
-    return str(value).strip()

@@ -1,6 +1,7 @@
 """Loader of the LoCoMo benchmark (``locomo10.json`` format).
 
-Only turns, speakers, session dates and image captions are read from a conversation. The file's
+Only turns, speakers, session dates and image captions are read from a conversation, by the same
+parser ``app.py ingest`` uses (:func:`memory.conversations.locomo_conversation`). The file's
 ``observation``, ``session_summary`` and ``event_summary`` fields are generated from the gold
 evidence, and the image ``query`` / ``img_url`` fields are not part of what was said: none of them
 is read.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from evals.loaders._common import (
     read_json,
 )
 from evals.systems import Conversation, EvalTurn, Question
+from memory.conversations import MalformedConversation, locomo_conversation
 from memory.errors import InvalidInputError
 
 __all__ = ["LOCOMO_CATEGORIES", "LOCOMO_URL", "load_locomo", "normalize_evidence"]
@@ -44,24 +45,12 @@ LOCOMO_CATEGORIES: dict[int, str] = {
 _DISPLAY_ORDER = ("multi-hop", "temporal", "open-domain", "single-hop", "adversarial")
 _OVERALL = frozenset({"multi-hop", "temporal", "open-domain", "single-hop"})
 
-_SESSION_KEY = re.compile(r"^session_(\d+)$")
 _EVIDENCE_SPLIT = re.compile(r"[;,\s]+")
 _EVIDENCE_ID = re.compile(r"^D:?(\d+):(\d+)$", re.IGNORECASE)
-_DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%d %B, %Y", "%d %B %Y")
 
 
 class _Malformed(Exception):
     """Raised inside the loader; turned into one InvalidInputError naming the file."""
-
-
-def _parse_session_time(value: Any) -> datetime | None:
-    text = clean_text(value)
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
 
 
 def normalize_evidence(
@@ -95,44 +84,6 @@ def normalize_evidence(
             else:
                 ids.append(norm)
     return tuple(ids), dropped
-
-
-def _turns(sample_id: str, conv: dict[str, Any]) -> list[EvalTurn]:
-    sessions = sorted(
-        (int(m.group(1)), value)
-        for key, value in conv.items()
-        if (m := _SESSION_KEY.match(key)) and isinstance(value, list)
-    )
-    if not sessions:
-        raise _Malformed(f"conversation {sample_id} has no session_<n> list of turns")
-    turns: list[EvalTurn] = []
-    for number, raw_turns in sessions:
-        when = _parse_session_time(conv.get(f"session_{number}_date_time"))
-        for index, raw in enumerate(raw_turns):
-            where = f"conversation {sample_id} session_{number} turn {index}"
-            if not isinstance(raw, dict):
-                raise _Malformed(f"{where} is a {type(raw).__name__}, not an object")
-            missing = [k for k in ("dia_id", "speaker", "text") if k not in raw]
-            if missing:
-                raise _Malformed(f"{where} lacks {', '.join(missing)}")
-            caption = clean_text(raw.get("blip_caption")) or None
-            turns.append(
-                EvalTurn(
-                    id=clean_text(raw["dia_id"]),
-                    session_id=f"session_{number}",
-                    speaker=clean_text(raw["speaker"]),
-                    text=clean_text(raw["text"]),
-                    session_time=when,
-                    image_caption=caption,
-                    index=index,
-                )
-            )
-    seen: set[str] = set()
-    for turn in turns:
-        if turn.id in seen:
-            raise _Malformed(f"conversation {sample_id} has two turns with id {turn.id}")
-        seen.add(turn.id)
-    return turns
 
 
 def _questions(
@@ -182,12 +133,21 @@ def _conversation(item: Any, index: int) -> tuple[Conversation, list[Any]]:
         raise _Malformed(f"conversation {sample_id}: 'conversation' is not an object")
     if not isinstance(item["qa"], list):
         raise _Malformed(f"conversation {sample_id}: 'qa' is not a list")
-    speakers = [clean_text(conv[k]) for k in ("speaker_a", "speaker_b") if conv.get(k)]
-    turns = _turns(sample_id, conv)
-    for turn in turns:
-        if turn.speaker not in speakers:
-            speakers.append(turn.speaker)
-    return Conversation(id=sample_id, turns=turns, speakers=speakers), item["qa"]
+    sessions = locomo_conversation(sample_id, conv)
+    turns = [
+        EvalTurn(
+            id=t.id,
+            session_id=t.session_id,
+            speaker=t.speaker,
+            text=t.text,
+            session_time=t.session_time,
+            image_caption=t.image_caption,
+            index=t.index,
+        )
+        for session in sessions.sessions
+        for t in session.turns
+    ]
+    return Conversation(id=sample_id, turns=turns, speakers=list(sessions.speakers)), item["qa"]
 
 
 def load_locomo(path: Path) -> Dataset:
@@ -209,7 +169,7 @@ def load_locomo(path: Path) -> Dataset:
             conversations.append(conversation)
             questions.extend(kept)
             skipped.extend(lost)
-    except _Malformed as exc:
+    except (_Malformed, MalformedConversation) as exc:
         raise InvalidInputError(f"not a LoCoMo file: {path}: {exc}") from None
     return Dataset(
         name="locomo",

@@ -1,0 +1,96 @@
+"""The recorded graph runs as a table, and one run as a tree of agent decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+from rich.table import Table
+from rich.tree import Tree
+
+from graphs.cli.render import out, print_json, summary, when
+
+if TYPE_CHECKING:
+    from memory.traces import TraceRun, TraceStep
+
+__all__ = ["runs_table", "show_run", "show_runs", "trace_tree"]
+
+
+def runs_table(runs: Sequence[TraceRun]) -> Table:
+    table = Table(title="Runs, most recent first", title_justify="left")
+    table.add_column("run id", style="cyan", no_wrap=True)
+    table.add_column("graph")
+    table.add_column("namespace")
+    table.add_column("started", no_wrap=True)
+    table.add_column("status")
+    table.add_column("input", ratio=1)
+    for r in runs:
+        status = r.status if r.status == "ok" else f"[yellow]{r.status}[/]"
+        table.add_row(
+            r.run_id, r.graph, r.namespace, when(r.started_at), status, escape(summary(r.input))
+        )
+    return table
+
+
+def show_runs(runs: Sequence[TraceRun], *, json_out: bool) -> None:
+    if json_out:
+        print_json([r.model_dump(mode="json", exclude={"steps"}) for r in runs])
+        return
+    out.print(runs_table(runs))
+    if not runs:
+        out.print("[dim]no runs recorded yet[/]")
+
+
+def _step_branch(tree: Tree, n: int, step: TraceStep) -> None:
+    label = (
+        f"[bold]{n}. {escape(step.agent)}[/] → [green]{escape(step.decision)}[/]: "
+        f"{escape(step.reason)} [dim]({step.duration_ms:.0f} ms)[/]"
+    )
+    branch = tree.add(label)
+    if step.fallback:
+        branch.add(f"[bold red]FALLBACK to the deterministic step: {escape(step.fallback)}[/]")
+    if step.inputs:
+        branch.add(f"[dim]in: {escape(summary(step.inputs, 100))}[/]")
+    if step.outputs:
+        branch.add(f"[dim]out: {escape(summary(step.outputs, 100))}[/]")
+    if step.retrieved:
+        shown = ", ".join(f"{uid} ({score:.3f})" for uid, score in step.retrieved[:8])
+        more = f" … +{len(step.retrieved) - 8} more" if len(step.retrieved) > 8 else ""
+        branch.add(f"retrieved {len(step.retrieved)}: [cyan]{shown}[/]{more}")
+    for call in step.llm_calls:
+        tokens = f"{call.input_tokens or 0}+{call.output_tokens or 0} tokens"
+        status = "[green]ok[/]" if call.ok else f"[bold red]failed: {escape(call.error or '')}[/]"
+        cost = f" · ${call.cost_usd:.5f}" if call.cost_usd else ""
+        branch.add(
+            f"LLM [bold]{escape(call.prompt)}[/] on {escape(call.model)} · {status} · "
+            f"{call.attempts} attempt(s) · {tokens} · {call.latency_ms:.0f} ms{cost}"
+        )
+
+
+def trace_tree(run: TraceRun) -> Tree:
+    """The run's header, input, each step with its decision, retrieved ids and LLM calls, output."""
+    took = ""
+    if run.finished_at is not None:
+        took = f" · {(run.finished_at - run.started_at).total_seconds() * 1000:.0f} ms"
+    colour = "green" if run.status == "ok" else "yellow"
+    tree = Tree(
+        f"[bold cyan]{run.run_id}[/] · {run.graph} · {run.namespace} · {when(run.started_at)}"
+        f" · [{colour}]{run.status}[/]{took}"
+    )
+    tree.add(f"[dim]input: {escape(summary(run.input, 120))}[/]")
+    for n, step in enumerate(run.steps, start=1):
+        _step_branch(tree, n, step)
+    if run.output:
+        tree.add(f"[dim]output: {escape(summary(run.output, 120))}[/]")
+    return tree
+
+
+def show_run(run: TraceRun, *, json_out: bool) -> None:
+    if json_out:
+        print_json(run.model_dump(mode="json"))
+        return
+    out.print(trace_tree(run))
+    fallbacks = sum(1 for s in run.steps if s.fallback)
+    if fallbacks:
+        out.print(f"[bold red]{fallbacks} step(s) fell back to the deterministic agents.[/]")
