@@ -9,6 +9,7 @@ builtin it means, so callers can catch either::
     ├── UnitNotFoundError (LookupError)         an id that is not in this namespace
     ├── StoreCorruptError (RuntimeError)        a data directory that cannot be read back
     ├── StoreUnavailableError (ConnectionError) a configured server that does not answer
+    │   └── DataFolderInUseError                another process holds the embedded stores
     ├── EmbeddingError (RuntimeError)           the embedding model failed or is missing
     └── LLMError (RuntimeError)                 a model call that failed for good
         ├── LLMTimeoutError (TimeoutError)
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from memory.llm_records import LLMCall
 
 __all__ = [
+    "DataFolderInUseError",
     "EmbeddingError",
     "HypermnesiaError",
     "InvalidInputError",
@@ -61,6 +63,10 @@ class StoreCorruptError(HypermnesiaError, RuntimeError):
 
 class StoreUnavailableError(HypermnesiaError, ConnectionError):
     """A configured store server that does not answer."""
+
+
+class DataFolderInUseError(StoreUnavailableError):
+    """The data folder's embedded Chroma is open in another process (it allows only one)."""
 
 
 class EmbeddingError(HypermnesiaError, RuntimeError):

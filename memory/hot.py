@@ -1,12 +1,18 @@
 """The in-process hot copy of one namespace: its units by id and a dense index over their vectors.
 
-It is loaded from the vector store the first time a namespace is searched and kept in step by the
-store's own writes. It is never the only copy: dropping it loses nothing.
+It is loaded from the vector store the first time a namespace is used and kept in step with the
+durable stores by version: this process's own writes are applied as they happen, and writes
+committed by other processes are fetched on the next call that finds the namespace's durable
+version ahead of the copy's. It is never the only copy: dropping it loses nothing.
+
+A lock guards every read and write of the index, so threads can search while another writes.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from types import MappingProxyType
 
 import numpy as np
 
@@ -17,38 +23,49 @@ __all__ = ["HotNamespace"]
 
 
 class HotNamespace:
-    """Units and dense index of one namespace."""
+    """Units and dense index of one namespace, at a known durable version."""
 
     def __init__(self, ns: Namespace, dim: int) -> None:
         self.namespace = ns
-        self.units: dict[str, MemoryUnit] = {}
-        self.index: VectorIndex = open_index(dim)
+        self.version = 0
+        """The durable version this copy reflects (see ``MemoryStore.version``)."""
+        self._units: dict[str, MemoryUnit] = {}
+        self._index: VectorIndex = open_index(dim)
+        self.lock = threading.RLock()
+
+    @property
+    def units(self) -> MappingProxyType[str, MemoryUnit]:
+        """Every unit of the namespace (current and closed), by id; a live read-only view."""
+        return MappingProxyType(self._units)
+
+    def unit(self, unit_id: str) -> MemoryUnit | None:
+        return self._units.get(unit_id)
 
     def upsert(self, units: Sequence[MemoryUnit], embeddings: np.ndarray) -> None:
         if not units:
             return
-        self.index.upsert(
-            [u.id for u in units],
-            np.ascontiguousarray(embeddings, dtype=np.float32),
-            namespace=[self.namespace.key] * len(units),
-            granularity=[u.granularity.value for u in units],
-            current=[u.is_current for u in units],
-        )
-        self.units.update({u.id: u for u in units})
+        with self.lock:
+            self._index.upsert(
+                [u.id for u in units],
+                np.ascontiguousarray(embeddings, dtype=np.float32),
+                namespace=[self.namespace.key] * len(units),
+                granularity=[u.granularity.value for u in units],
+                current=[u.is_current for u in units],
+            )
+            self._units.update({u.id: u for u in units})
 
     def remove(self, ids: Sequence[str]) -> None:
-        present = [i for i in ids if i in self.units]
-        if present:
-            self.index.remove(present)
-        for uid in present:
-            del self.units[uid]
+        with self.lock:
+            present = [i for i in ids if i in self._units]
+            if present:
+                self._index.remove(present)
+            for uid in present:
+                del self._units[uid]
 
     def search(
         self, query: np.ndarray, k: int, flt: UnitFilter | None = None
     ) -> list[tuple[str, float]]:
         """Top-``k`` (id, cosine) pairs; fields the index cannot filter are checked afterwards."""
-        if not self.units:
-            return []
         flt = flt or UnitFilter()
         index_filter = IndexFilter(
             namespace=None,
@@ -60,16 +77,20 @@ class HotNamespace:
         )
         exact = flt.kinds is None and flt.session_ids is None and flt.event_after is None
         exact = exact and flt.event_before is None
-        wanted = k if exact else min(len(self.units), k * 4)
-        hits = self.index.search(
-            np.asarray(query, dtype=np.float32).reshape(-1), wanted, index_filter
-        )
-        if exact:
-            return hits
-        return [(uid, s) for uid, s in hits if flt.matches(self.units[uid])][:k]
+        with self.lock:
+            if not self._units:
+                return []
+            wanted = k if exact else min(len(self._units), k * 4)
+            hits = self._index.search(
+                np.asarray(query, dtype=np.float32).reshape(-1), wanted, index_filter
+            )
+            if exact:
+                return hits
+            return [(uid, s) for uid, s in hits if flt.matches(self._units[uid])][:k]
 
     def score(self, query: np.ndarray, ids: Sequence[str]) -> list[tuple[str, float]]:
-        known = [i for i in ids if i in self.units]
-        if not known:
-            return []
-        return self.index.score(np.asarray(query, dtype=np.float32).reshape(-1), known)
+        with self.lock:
+            known = [i for i in ids if i in self._units]
+            if not known:
+                return []
+            return self._index.score(np.asarray(query, dtype=np.float32).reshape(-1), known)

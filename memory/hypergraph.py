@@ -179,6 +179,12 @@ class HypergraphStore:
                 raise
             conn.execute("COMMIT")
 
+    def compact(self) -> None:
+        """Rewrite the file without free pages and empty the WAL (removed rows leave no bytes)."""
+        with self._read() as conn:
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         """Close the file; later calls raise :class:`StoreUnavailableError`."""
         with self._lock:

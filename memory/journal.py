@@ -8,7 +8,14 @@ Raw turns are inserted (and committed) before anything else happens to them, so 
 the journal is never lost: if the process dies before its memory units are stored, the turn stays
 ``pending`` and is recovered when the store is opened again.
 
-The journal is also the audit log: ``history`` of a unit is every intent that touched it.
+The journal is also the audit log (``history`` of a unit is every intent that touched it) and the
+change feed between processes: completing intents bumps the namespace's durable version and stamps
+them with it, so any process can ask which units changed since the version it last saw.
+
+A *write* record (the turns of one ``remember`` and whether it closed a session) stays pending
+until the engine has built and stored everything the agents derive from those turns; an engine
+that opens the journal after a crash runs every pending write again (ids are deterministic, so
+that is safe). *Pending work* marks deferred jobs (a due reflection) until they are done.
 """
 
 from __future__ import annotations
@@ -54,7 +61,25 @@ CREATE TABLE IF NOT EXISTS access (
     ns TEXT NOT NULL, unit_id TEXT NOT NULL, count INTEGER NOT NULL, last TEXT NOT NULL,
     PRIMARY KEY (ns, unit_id)
 );
+CREATE TABLE IF NOT EXISTS ns_versions (ns TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS writes (
+    write_id INTEGER PRIMARY KEY AUTOINCREMENT, ns TEXT NOT NULL, turn_ids TEXT NOT NULL,
+    session_end INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'pending', created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS writes_pending ON writes (status) WHERE status = 'pending';
+CREATE TABLE IF NOT EXISTS pending_work (
+    ns TEXT NOT NULL, kind TEXT NOT NULL, since TEXT NOT NULL, PRIMARY KEY (ns, kind)
+);
 """
+_ADDED_COLUMNS = (("ops", "seq", "INTEGER"), ("ops", "run_id", "TEXT"))
+"""Columns later versions added to existing tables (added in place when a file lacks them)."""
+_AFTER_COLUMNS = """
+CREATE INDEX IF NOT EXISTS ops_seq ON ops (ns, seq);
+CREATE INDEX IF NOT EXISTS op_units_by_op ON op_units (op_id);
+"""
+_OP_COLUMNS = (
+    "o.op_id, o.ns, o.kind, o.payload, o.reason, o.status, o.created_at, o.done_at, o.run_id"
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +91,17 @@ class Intent:
     payload: dict[str, Any]
     unit_ids: tuple[str, ...]
     reason: str | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    """A ``remember`` whose derived units may not all be stored yet."""
+
+    write_id: int
+    namespace: Namespace
+    turns: list[Turn]
+    session_end: bool
 
 
 @dataclass(frozen=True)
@@ -80,6 +116,8 @@ class JournalOp:
     status: str
     created_at: datetime
     done_at: datetime | None
+    run_id: str | None = None
+    """The graph run that wrote it, when one did."""
 
 
 class Journal:
@@ -89,6 +127,15 @@ class Journal:
         self.path = str(path)
         self._lock = threading.RLock()
         self._db = open_sqlite(self.path, _SCHEMA, "journal")
+        for table, column, kind in _ADDED_COLUMNS:
+            known = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in known:
+                try:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
+        self._db.executescript(_AFTER_COLUMNS)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -111,6 +158,60 @@ class Journal:
                 "INSERT OR IGNORE INTO turns (ns, turn_id, payload, recorded_at) VALUES (?,?,?,?)",
                 [(ns.key, t.id, t.model_dump_json(), now) for t in turns],
             )
+
+    def record_write(self, ns: Namespace, turns: Sequence[Turn], session_end: bool) -> int:
+        """Journal ``turns`` (as :meth:`record_turns`) and a pending write of them, atomically."""
+        now = utcnow().isoformat()
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO turns (ns, turn_id, payload, recorded_at) VALUES (?,?,?,?)",
+                [(ns.key, t.id, t.model_dump_json(), now) for t in turns],
+            )
+            cur = db.execute(
+                "INSERT INTO writes (ns, turn_ids, session_end, created_at) VALUES (?,?,?,?)",
+                (ns.key, json.dumps([t.id for t in turns]), int(session_end), now),
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_write(self, write_id: int) -> None:
+        """The write's derived units are all stored: nothing to redo after a crash."""
+        with self._tx() as db:
+            db.execute("UPDATE writes SET status = 'done' WHERE write_id = ?", (write_id,))
+
+    def pending_writes(self) -> list[PendingWrite]:
+        """Writes not finished, oldest first, with their turns as journaled."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT write_id, ns, turn_ids, session_end FROM writes "
+                "WHERE status = 'pending' ORDER BY write_id"
+            ).fetchall()
+        out = []
+        for write_id, key, turn_ids, session_end in rows:
+            ns = Namespace.parse(key)
+            out.append(
+                PendingWrite(write_id, ns, self.turns(ns, json.loads(turn_ids)), bool(session_end))
+            )
+        return out
+
+    def mark_pending(self, ns: Namespace, kind: str) -> None:
+        """Record that a deferred job of ``kind`` is due for ``ns`` (kept until cleared)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO pending_work (ns, kind, since) VALUES (?,?,?)",
+                (ns.key, kind, utcnow().isoformat()),
+            )
+
+    def clear_pending(self, ns: Namespace, kind: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM pending_work WHERE ns = ? AND kind = ?", (ns.key, kind))
+
+    def pending_work(self, kind: str) -> list[Namespace]:
+        """Namespaces with a due job of ``kind``, the longest waiting first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT ns FROM pending_work WHERE kind = ? ORDER BY since", (kind,)
+            ).fetchall()
+        return [Namespace.parse(r[0]) for r in rows]
 
     def mark_turns_stored(self, ns: Namespace, turn_ids: Iterable[str]) -> None:
         with self._tx() as db:
@@ -178,9 +279,16 @@ class Journal:
         with self._tx() as db:
             for intent in intents:
                 cur = db.execute(
-                    "INSERT INTO ops (ns, kind, payload, reason, status, created_at) "
-                    "VALUES (?,?,?,?,'pending',?)",
-                    (ns.key, intent.kind, json.dumps(intent.payload), intent.reason, now),
+                    "INSERT INTO ops (ns, kind, payload, reason, status, created_at, run_id) "
+                    "VALUES (?,?,?,?,'pending',?,?)",
+                    (
+                        ns.key,
+                        intent.kind,
+                        json.dumps(intent.payload),
+                        intent.reason,
+                        now,
+                        intent.run_id,
+                    ),
                 )
                 op_id = int(cur.lastrowid or 0)
                 db.executemany(
@@ -197,8 +305,12 @@ class Journal:
         provenance: Sequence[tuple[Namespace, str, str]] = (),
         drop_provenance: Sequence[tuple[Namespace, str]] = (),
         stored_turns: Sequence[tuple[Namespace, str]] = (),
-    ) -> None:
-        """Mark intents done, updating the provenance index and turn status in one transaction."""
+    ) -> dict[str, int]:
+        """Mark intents done, updating the provenance index and turn status in one transaction.
+
+        Each namespace the intents belong to moves to its next version, and the intents are
+        stamped with it (the change feed); returns namespace key → new version.
+        """
         ids = [op_ids] if isinstance(op_ids, int) else list(op_ids)
         with self._tx() as db:
             db.executemany(
@@ -217,16 +329,64 @@ class Journal:
                 "UPDATE turns SET status = 'stored' WHERE ns = ? AND turn_id = ?",
                 [(ns.key, t) for ns, t in stored_turns],
             )
-            done = utcnow().isoformat()
-            db.executemany(
-                "UPDATE ops SET status = 'done', done_at = ? WHERE op_id = ?",
-                [(done, op_id) for op_id in ids],
+            return self._stamp(db, ids)
+
+    @staticmethod
+    def _stamp(db: sqlite3.Connection, op_ids: Sequence[int]) -> dict[str, int]:
+        """Mark ``op_ids`` done with their namespaces' next versions (inside a transaction)."""
+        versions: dict[str, int] = {}
+        done = utcnow().isoformat()
+        for op_id in op_ids:
+            row = db.execute("SELECT ns FROM ops WHERE op_id = ?", (op_id,)).fetchone()
+            if row is None:
+                continue
+            key = row[0]
+            if key not in versions:
+                db.execute(
+                    "INSERT INTO ns_versions (ns, version) VALUES (?, 1) "
+                    "ON CONFLICT (ns) DO UPDATE SET version = version + 1",
+                    (key,),
+                )
+                versions[key] = int(
+                    db.execute("SELECT version FROM ns_versions WHERE ns = ?", (key,)).fetchone()[0]
+                )
+            db.execute(
+                "UPDATE ops SET status = 'done', done_at = ?, seq = ? WHERE op_id = ?",
+                (done, versions[key], op_id),
             )
+        return versions
+
+    # -- the change feed -----------------------------------------------------------------------
+
+    def version(self, ns: Namespace) -> int:
+        """The namespace's durable version: how many completed writes it has seen."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT version FROM ns_versions WHERE ns = ?", (ns.key,)
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def changed_since(self, ns: Namespace, version: int) -> tuple[int, list[str]]:
+        """(the version now, ids of the units that completed writes touched after ``version``),
+        the ids in the order the writes touched them."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                now = self.version(ns)
+                rows = self._db.execute(
+                    "SELECT u.unit_id FROM ops o JOIN op_units u ON u.op_id = o.op_id "
+                    "WHERE o.ns = ? AND u.ns = ? AND o.seq > ? AND o.seq <= ? "
+                    "ORDER BY o.seq, o.op_id, u.rowid",
+                    (ns.key, ns.key, version, now),
+                ).fetchall()
+            finally:
+                self._db.execute("COMMIT")
+        return now, list(dict.fromkeys(r[0] for r in rows))
 
     def pending(self) -> list[JournalOp]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM ops WHERE status = 'pending' ORDER BY op_id"
+                f"SELECT {_OP_COLUMNS} FROM ops o WHERE status = 'pending' ORDER BY op_id"
             ).fetchall()
         return [_op(r) for r in rows]
 
@@ -234,7 +394,7 @@ class Journal:
         """Every recorded write that touched ``unit_id``, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT o.* FROM ops o JOIN op_units u ON o.op_id = u.op_id "
+                f"SELECT {_OP_COLUMNS} FROM ops o JOIN op_units u ON o.op_id = u.op_id "
                 "WHERE u.ns = ? AND u.unit_id = ? AND o.ns = ? ORDER BY o.op_id",
                 (ns.key, unit_id, ns.key),
             ).fetchall()
@@ -284,13 +444,66 @@ class Journal:
                 out.update({u: (int(c), datetime.fromisoformat(t)) for u, c, t in rows})
         return out
 
+    def runs_for_units(self, ns: Namespace, unit_ids: Iterable[str]) -> set[str]:
+        """The graph runs whose intents wrote any of ``unit_ids``."""
+        runs: set[str] = set()
+        with self._lock:
+            for chunk in _chunks(list(unit_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    "SELECT DISTINCT o.run_id FROM ops o JOIN op_units u ON u.op_id = o.op_id "
+                    f"WHERE u.ns = ? AND u.unit_id IN ({marks}) AND o.run_id IS NOT NULL",
+                    (ns.key, *chunk),
+                ).fetchall()
+                runs.update(r[0] for r in rows)
+        return runs
+
+    # -- erasure -------------------------------------------------------------------------------
+
+    def erase(self, ns: Namespace, unit_ids: Iterable[str]) -> None:
+        """Drop every copy of these units' content from the intents that carried it.
+
+        The intents stay (history keeps their kind and the ids of what is left); their payloads
+        lose the erased units, and their reasons, which may quote a value, become ``erased``.
+        Free pages still hold the old bytes until :meth:`compact`.
+        """
+        doomed = set(unit_ids)
+        with self._tx() as db:
+            op_ids = set()
+            for chunk in _chunks(sorted(doomed), 500):
+                marks = ",".join("?" * len(chunk))
+                op_ids |= {
+                    r[0]
+                    for r in db.execute(
+                        f"SELECT op_id FROM op_units WHERE ns = ? AND unit_id IN ({marks})",
+                        (ns.key, *chunk),
+                    )
+                }
+            for op_id in sorted(op_ids):
+                (payload,) = db.execute(
+                    "SELECT payload FROM ops WHERE op_id = ?", (op_id,)
+                ).fetchone()
+                data = json.loads(payload)
+                if "units" in data:
+                    data["units"] = [u for u in data["units"] if u.get("id") not in doomed]
+                db.execute(
+                    "UPDATE ops SET payload = ?, reason = 'erased' WHERE op_id = ?",
+                    (json.dumps(data), op_id),
+                )
+
+    def compact(self) -> None:
+        """Rewrite the file without free pages and empty the WAL, so erased bytes are gone."""
+        with self._lock:
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
 
 def _op(row: tuple[Any, ...]) -> JournalOp:
-    op_id, ns, kind, payload, reason, status, created, done = row
+    op_id, ns, kind, payload, reason, status, created, done, run_id = row
     return JournalOp(
         op_id=int(op_id),
         namespace=Namespace.parse(ns),
@@ -300,6 +513,7 @@ def _op(row: tuple[Any, ...]) -> JournalOp:
         status=status,
         created_at=datetime.fromisoformat(created),
         done_at=datetime.fromisoformat(done) if done else None,
+        run_id=run_id,
     )
 
 

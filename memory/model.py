@@ -222,6 +222,12 @@ class MemoryUnit(BaseModel):
         """True while the unit has not been closed by an update."""
         return self.valid_to is None
 
+    def reopened(self) -> MemoryUnit:
+        """This unit current again (its successor is gone), as a new version."""
+        return self.model_copy(
+            update={"valid_to": None, "superseded_by": None, "version": self.version + 1}
+        )
+
     def closed(self, at: datetime, successor_id: str | None) -> MemoryUnit:
         """This unit with its validity window closed at ``at`` (and linked to its successor)."""
         return self.model_copy(

@@ -1,13 +1,19 @@
 """``MemoryStore``: the one object agents read and write memory through.
 
-It ties the stores together: the journal (raw turns and write intents), the vector store (units,
-their text and embeddings, on Chroma), the hypergraph (units as hyperedges over entities and time),
-and an in-process dense index (native when built) that is a hot copy of the embeddings, rebuilt from
-the vector store whenever a namespace is first searched.
+It ties the stores together: the journal (raw turns, write intents, the change feed), the vector
+store (units, their text and embeddings, on Chroma), the hypergraph (units as hyperedges over
+entities and time), the lexical index (BM25 over current units, SQLite FTS5), and this process's
+replica of each namespace (a hot dense index, native when built, and values derived from it),
+kept at the namespace's durable version so that writes by other processes are seen on the next
+call.
 
 Every multi-store write follows the same path: validate → embed → journal the intent → apply to the
-vector store → apply to the hypergraph → mark done. Opening a store replays intents that were not
-marked done, and stores journaled turns whose units never were, so a crash loses nothing.
+vector store, the hypergraph and the lexical index → mark done (which moves the namespace's
+version). Opening a store replays intents that were not marked done, and stores journaled turns
+whose units never were, so a crash loses nothing.
+
+With embedded Chroma one process at a time may open a data folder (:mod:`memory.guard`); with a
+Chroma server any number can share it.
 """
 
 from __future__ import annotations
@@ -15,42 +21,43 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from contextlib import suppress
 from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar, cast
+from typing import Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from memory.changes import Change, merging, superseding, turn_unit, unit_edge, unit_vertices
 from memory.embeddings import Embedder, embedder_from_settings
 from memory.errors import InvalidInputError, UnitNotFoundError
-from memory.hot import HotNamespace
+from memory.guard import FolderLock
 from memory.hypergraph import HypergraphStore
-from memory.journal import Intent, Journal, JournalOp
+from memory.journal import Intent, Journal, JournalOp, PendingWrite
+from memory.lexical import LexicalIndex
 from memory.model import (
     Granularity,
-    Hyperedge,
     MemoryUnit,
     Namespace,
     SearchHit,
     Turn,
     UnitFilter,
-    Vertex,
     VertexKind,
-    make_unit,
-    utcnow,
     vertex_id,
 )
+from memory.replica import DerivedUpdate, Replica
 from memory.settings import Settings
 from memory.vector_store import ChromaBackend, InMemoryBackend, VectorBackend, VectorStore
+from memory.walk import GraphWalk
 
 __all__ = [
     "Change",
     "DeleteReport",
     "HistoryEvent",
     "MemoryStore",
+    "PendingWrite",
     "StoreStats",
     "merging",
     "superseding",
@@ -59,9 +66,8 @@ __all__ = [
 ]
 
 Backend = Literal["chroma", "memory"]
-_LINKING_OPS = frozenset({"supersede", "merge"})
+_LINKING_OPS = frozenset({"supersede", "merge", "reopen"})
 _EMBED_CACHE_SIZE = 8192
-_DERIVED_CACHE_SIZE = 64
 _NO_SEEDS: Mapping[str, float] = MappingProxyType({})
 T = TypeVar("T")
 
@@ -94,38 +100,10 @@ class DeleteReport(BaseModel):
     requested: list[str]
     deleted: list[str]
     turns_deleted: list[str]
-
-
-def unit_vertices(unit: MemoryUnit) -> list[Vertex]:
-    """The vertices a unit's hyperedge spans: its entities, its speaker and its event day."""
-    ns = unit.namespace
-    labels = list(unit.entities)
-    if unit.speaker:
-        labels.append(unit.speaker)
-    out: dict[str, Vertex] = {}
-    for label in labels:
-        try:
-            vid = vertex_id(ns, VertexKind.ENTITY, label)
-        except InvalidInputError:
-            continue
-        out.setdefault(vid, Vertex(id=vid, namespace=ns, kind=VertexKind.ENTITY, label=label))
-    if unit.event_time is not None:
-        day = unit.event_time.date().isoformat()
-        vid = vertex_id(ns, VertexKind.TIME, day)
-        out[vid] = Vertex(id=vid, namespace=ns, kind=VertexKind.TIME, label=day)
-    return list(out.values())
-
-
-def _edge(unit: MemoryUnit, vertices: Sequence[Vertex]) -> Hyperedge:
-    return Hyperedge(
-        id=unit.id,
-        namespace=unit.namespace,
-        vertices=tuple(v.id for v in vertices),
-        granularity=unit.granularity,
-        event_time=unit.event_time,
-        current=unit.is_current,
-        weight=0.5 + unit.importance,
-    )
+    reopened: list[str] = []
+    """Units whose successor was deleted: current again (a ``reopen`` in their history)."""
+    runs: list[str] = []
+    """Graph runs that wrote the deleted units (their traces and checkpoints hold copies)."""
 
 
 class MemoryStore:
@@ -137,17 +115,21 @@ class MemoryStore:
         hypergraph: HypergraphStore,
         journal: Journal,
         embedder: Embedder,
+        lexical: LexicalIndex,
+        *,
+        lock: FolderLock | None = None,
     ) -> None:
         self._vectors = vectors
         self._hypergraph = hypergraph
         self._journal = journal
+        self._lexical = lexical
+        self._lock = lock
         self.embedder = embedder
         self._write_lock = threading.RLock()
-        self._hot: dict[str, HotNamespace] = {}
-        self._versions: dict[str, int] = {}
+        self._replica = Replica(journal, vectors, embedder.dim)
         self._embed_cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._derived: OrderedDict[tuple[str, str], tuple[int, Any]] = OrderedDict()
-        self._derived_lock = threading.Lock()
+        self._embed_lock = threading.Lock()
+        self._lexical_checked: set[str] = set()
         self.recover()
 
     @classmethod
@@ -170,6 +152,7 @@ class MemoryStore:
             raise InvalidInputError(f"data directory {root} exists and is not a directory")
         root.mkdir(parents=True, exist_ok=True)
         embedder = embedder or embedder_from_settings(settings)
+        lock = None
         vector_backend: VectorBackend
         if backend == "memory":
             vector_backend = InMemoryBackend()
@@ -178,10 +161,22 @@ class MemoryStore:
                 settings.chroma_host, settings.chroma_port, embedder
             )
         else:
-            vector_backend = ChromaBackend.persistent(root / "chroma", embedder)
-        journal = Journal(root / "journal.sqlite3")
-        hypergraph = HypergraphStore(root / "hypergraph.sqlite3")
-        return cls(VectorStore(vector_backend, embedder), hypergraph, journal, embedder)
+            lock = FolderLock(root)
+        try:
+            if lock is not None:
+                vector_backend = ChromaBackend.persistent(root / "chroma", embedder)
+            return cls(
+                VectorStore(vector_backend, embedder),
+                HypergraphStore(root / "hypergraph.sqlite3"),
+                Journal(root / "journal.sqlite3"),
+                embedder,
+                LexicalIndex(root / "lexical.sqlite3"),
+                lock=lock,
+            )
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
 
     def __enter__(self) -> MemoryStore:
         return self
@@ -197,6 +192,9 @@ class MemoryStore:
             close_vectors()
         self._journal.close()
         self._hypergraph.close()
+        self._lexical.close()
+        if self._lock is not None:
+            self._lock.release()
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -205,6 +203,33 @@ class MemoryStore:
         checked = _validate_turns(turns)
         self._journal.record_turns(ns, checked)
         return checked
+
+    def record_write(
+        self, ns: Namespace, turns: Sequence[Turn], *, session_end: bool
+    ) -> tuple[list[Turn], int]:
+        """Journal turns with a pending write of them (see :meth:`pending_writes`); returns the
+        validated turns and the write's id, for :meth:`finish_write`."""
+        checked = _validate_turns(turns)
+        return checked, self._journal.record_write(ns, checked, session_end)
+
+    def finish_write(self, write_id: int) -> None:
+        """Everything derived from the write's turns is stored."""
+        self._journal.finish_write(write_id)
+
+    def pending_writes(self) -> list[PendingWrite]:
+        """Writes whose derived units may be missing (a crash came first), oldest first."""
+        return self._journal.pending_writes()
+
+    def mark_pending(self, ns: Namespace, kind: str) -> None:
+        """Record durably that a deferred job of ``kind`` is due for ``ns``."""
+        self._journal.mark_pending(ns, kind)
+
+    def clear_pending(self, ns: Namespace, kind: str) -> None:
+        self._journal.clear_pending(ns, kind)
+
+    def pending_work(self, kind: str) -> list[Namespace]:
+        """Namespaces with a due job of ``kind``, the longest waiting first."""
+        return self._journal.pending_work(kind)
 
     def add_turns(self, ns: Namespace, turns: Sequence[Turn]) -> list[MemoryUnit]:
         """Journal turns and store each as a turn-granularity unit (no analysis)."""
@@ -254,11 +279,12 @@ class MemoryStore:
         self.apply(ns, [change])
         return change.units[0]
 
-    def apply(self, ns: Namespace, changes: Sequence[Change]) -> None:
+    def apply(self, ns: Namespace, changes: Sequence[Change], *, run_id: str | None = None) -> None:
         """Apply several changes as one multi-store write (one embedding pass, one upsert).
 
-        Each change is journaled as its own intent (so history keeps its kind and reason); a unit
-        that several changes touch is stored in its last version.
+        Each change is journaled as its own intent (so history keeps its kind and reason, and
+        ``run_id`` the graph run that made it); a unit that several changes touch is stored in its
+        last version.
         """
         changes = [c for c in changes if c.units]
         if not changes:
@@ -275,6 +301,7 @@ class MemoryStore:
                 {"units": [u.model_dump(mode="json") for u in c.units]},
                 tuple(u.id for u in c.units),
                 c.reason,
+                run_id,
             )
             for c in changes
         ]
@@ -293,11 +320,48 @@ class MemoryStore:
     ) -> DeleteReport:
         """Delete units; with ``cascade`` also every unit derived from them, transitively.
 
-        Deleting a turn unit also removes the raw turn from the journal. ``dry_run`` returns the
-        report of what would be deleted and changes nothing.
+        Deleting is erasing: the units leave the vectors, the hypergraph, the lexical index and
+        the journal's intent payloads, and deleting a turn unit removes the raw turn. A unit that
+        a deleted unit had superseded (or absorbed) becomes current again. Freed bytes stay in
+        the files' free pages until :meth:`compact`. ``dry_run`` returns the report of what would
+        be deleted and changes nothing.
         """
         requested = list(dict.fromkeys(ids))
-        found = {u.id: u for u in self._vectors.get(ns, requested)}
+        doomed = self._cascade(ns, requested, cascade)
+        turn_ids = sorted(
+            {p for u in doomed.values() if u.granularity == Granularity.TURN for p in u.provenance}
+        )
+        reopened = self._reopened(ns, doomed)
+        report = DeleteReport(
+            requested=requested,
+            deleted=sorted(doomed),
+            turns_deleted=turn_ids,
+            reopened=[u.id for u in reopened],
+            runs=sorted(self._journal.runs_for_units(ns, doomed)),
+        )
+        if dry_run:
+            return report
+        intents = [
+            Intent("delete", {"ids": sorted(doomed), "turns": turn_ids}, tuple(doomed), reason)
+        ]
+        if reopened:
+            dumps = [u.model_dump(mode="json") for u in reopened]
+            why = "its successor was forgotten"
+            intents.append(Intent("reopen", {"units": dumps}, tuple(report.reopened), why))
+        embeddings = self.embed([u.text for u in reopened])
+        with self._write_lock:
+            op_ids = self._journal.begin_many(ns, intents)
+            self._apply_delete(ns, op_ids[0], sorted(doomed), turn_ids)
+            if reopened:
+                self._apply_put(ns, op_ids[1:], reopened, embeddings)
+        self._forget_texts(u.text for u in doomed.values())
+        return report
+
+    def _cascade(
+        self, ns: Namespace, requested: Sequence[str], cascade: bool
+    ) -> dict[str, MemoryUnit]:
+        """The requested units and, with ``cascade``, everything derived from them."""
+        found = {u.id: u for u in self._vectors.get(ns, list(requested))}
         missing = [i for i in requested if i not in found]
         if missing:
             raise UnitNotFoundError(f"no unit {missing[0]!r} in namespace {ns.key}")
@@ -311,16 +375,14 @@ class MemoryStore:
             new_ids = self._journal.derived_from(ns, sources) - doomed.keys()
             frontier = self._vectors.get(ns, sorted(new_ids))
             doomed.update({u.id: u for u in frontier})
-        turn_ids = sorted(
-            {p for u in doomed.values() if u.granularity == Granularity.TURN for p in u.provenance}
-        )
-        if dry_run:
-            return DeleteReport(requested=requested, deleted=sorted(doomed), turns_deleted=turn_ids)
-        with self._write_lock:
-            payload = {"ids": sorted(doomed), "turns": turn_ids}
-            op_id = self._journal.begin(ns, "delete", payload, doomed, reason)
-            self._apply_delete(ns, op_id, sorted(doomed), turn_ids)
-        return DeleteReport(requested=requested, deleted=sorted(doomed), turns_deleted=turn_ids)
+        return doomed
+
+    def _reopened(self, ns: Namespace, doomed: Mapping[str, MemoryUnit]) -> list[MemoryUnit]:
+        """Surviving units closed onto a doomed one, reopened (their successor goes)."""
+        units = self._replica.hot(ns).units
+        return [
+            u.reopened() for u in units.values() if u.superseded_by in doomed and u.id not in doomed
+        ]
 
     def record_access(self, ns: Namespace, ids: Iterable[str]) -> None:
         """Count a retrieval of these units (for decay and importance)."""
@@ -331,12 +393,13 @@ class MemoryStore:
     def get(self, ns: Namespace, ids: Sequence[str]) -> list[MemoryUnit]:
         """Units by id, in the order asked; ids not in this namespace are absent.
 
-        Served from the in-process copy once the namespace is loaded (this process's writes keep
-        it current), else from the vector store.
+        Served from the in-process copy once the namespace is loaded (brought up to the durable
+        version first), else from the vector store.
         """
-        hot = self._hot.get(ns.key)
+        hot = self._replica.loaded(ns)
         if hot is not None:
-            by_id = {i: hot.units[i] for i in ids if i in hot.units}
+            self._replica.sync(ns)
+            by_id = {i: u for i in ids if (u := hot.unit(i)) is not None}
         else:
             by_id = {u.id: u for u in self._vectors.get(ns, list(ids))}
         return self._with_access(ns, [by_id[i] for i in ids if i in by_id])
@@ -372,15 +435,40 @@ class MemoryStore:
                 )
         if k < 1:
             raise InvalidInputError(f"k must be at least 1, got {k}")
-        hot = self._hot_copy(ns)
+        hot = self._replica.hot(ns)
         return [
-            SearchHit(unit=hot.units[uid], score=score, source="dense")
+            SearchHit(unit=unit, score=score, source="dense")
             for uid, score in hot.search(vector, k, flt)
+            if (unit := hot.unit(uid)) is not None
         ]
 
+    def lexical_search(
+        self,
+        ns: Namespace,
+        query: str,
+        k: int = 10,
+        granularities: frozenset[Granularity] | None = None,
+    ) -> list[tuple[str, float]]:
+        """The ``k`` current units best matching ``query`` by BM25, as (id, score), best first."""
+        if k < 1:
+            raise InvalidInputError(f"k must be at least 1, got {k}")
+        if ns.key not in self._lexical_checked:
+            self._check_lexical(ns)
+        return self._lexical.search(ns, query, k, granularities)
+
+    def _check_lexical(self, ns: Namespace) -> None:
+        """Index the namespace anew if the index does not hold its current units (a folder
+        written before the index existed)."""
+        current = self.current_units(ns)
+        if self._lexical.count(ns) != len(current):
+            self._lexical.rebuild(ns, list(current.values()))
+        self._lexical_checked.add(ns.key)
+
     def current_units(self, ns: Namespace) -> Mapping[str, MemoryUnit]:
-        """The namespace's current units by id (read-only; rebuilt after the namespace changes)."""
-        return self.derived(ns, "current_units", lambda: _current(self._hot_copy(ns).units))
+        """The namespace's current units by id (a read-only snapshot at the durable version)."""
+        return self.derived(
+            ns, "current_units", lambda: _current(self._replica.hot(ns).units), _current_after
+        )
 
     def turns(self, ns: Namespace, *, session_id: str | None = None) -> list[Turn]:
         """Journaled raw turns of a namespace (or of one session), in the order they arrived."""
@@ -416,76 +504,67 @@ class MemoryStore:
         ``seed_units`` (unit id → weight); seeds that are not in the current graph are ignored,
         and with none left the result is empty.
         """
-        seeds = {v.id: 1.0 for v in self._hypergraph.find_vertices(ns, list(entities))}
+        seeds: dict[str, float] = {}
+        for label in entities:
+            with suppress(InvalidInputError):  # a label that normalises to nothing names nothing
+                seeds[vertex_id(ns, VertexKind.ENTITY, label)] = 1.0
         for day in days:
             seeds[vertex_id(ns, VertexKind.TIME, day.isoformat())] = 1.0
-        known = {v.id for v in self._hypergraph.get_vertices(ns, list(seeds))}
-        seeds = {v: w for v, w in seeds.items() if v in known}
-        if not seeds and not seed_units:
-            return []
-        try:
-            edge_scores, _ = self._hypergraph.personalized_pagerank(
-                ns, seed_vertices=seeds, seed_edges=seed_units, current_only=True
-            )
-        except InvalidInputError:  # every seed unit has left the current graph
-            return []
-        return sorted(edge_scores.items(), key=lambda kv: -kv[1])
+        walk: GraphWalk = self.derived(
+            ns,
+            "graph_walk",
+            lambda: GraphWalk.build(self.current_units(ns).values()),
+            GraphWalk.updated,
+        )
+        return walk.rank(seeds, seed_units)
 
-    def derived(self, ns: Namespace, name: str, build: Callable[[], T]) -> T:
+    def derived(
+        self,
+        ns: Namespace,
+        name: str,
+        build: Callable[[], T],
+        update: DerivedUpdate[T] | None = None,
+    ) -> T:
         """A value computed from a namespace's contents, kept until the namespace next changes.
 
         Agents keep their indexes and views here, so a cache lives and dies with the store whose
-        version it depends on. The least recently used entries go beyond a fixed count.
+        version it depends on. With ``update`` (old value, ids of the units changed since, every
+        unit now by id → new value) a change costs what it changed; without, the value is built
+        anew. See :class:`memory.replica.Replica`.
         """
-        key, version = (ns.key, name), self.version(ns)
-        with self._derived_lock:
-            cached = self._derived.get(key)
-            if cached is not None and cached[0] == version:
-                self._derived.move_to_end(key)
-                return cast(T, cached[1])
-        value = build()
-        with self._derived_lock:
-            self._derived[key] = (version, value)
-            self._derived.move_to_end(key)
-            while len(self._derived) > _DERIVED_CACHE_SIZE:
-                self._derived.popitem(last=False)
-        return value
-
-    def _hot_copy(self, ns: Namespace) -> HotNamespace:
-        """The in-process copy of a namespace (units and dense index), loaded on first use."""
-        with self._write_lock:
-            hot = self._hot.get(ns.key)
-            if hot is None:
-                hot = HotNamespace(ns, self.embedder.dim)
-                records = self._vectors.all_records(ns, None, with_embeddings=True)
-                if records:
-                    matrix = np.stack([np.asarray(r.embedding, dtype=np.float32) for r in records])
-                    hot.upsert([r.unit for r in records], matrix)
-                self._hot[ns.key] = hot
-            return hot
+        return self._replica.derived(ns, name, build, update)
 
     def count(self, ns: Namespace) -> int:
         """Units stored in a namespace, current and closed (one hyperedge each)."""
         return self._hypergraph.stats(ns).edges
 
     def version(self, ns: Namespace) -> int:
-        """A counter that changes whenever this process writes to the namespace."""
-        return self._versions.get(ns.key, 0)
+        """The namespace's durable version: it moves with every completed write, whichever
+        process made it."""
+        return self._journal.version(ns)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of ``texts``, reusing recent ones (the write path embeds a text twice)."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._embed_cache))
+        with self._embed_lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._embed_cache))
         if missing:
             fresh = self.embedder.embed(missing)
-            for text, vector in zip(missing, fresh, strict=True):
-                self._embed_cache[text] = vector
-        for text in texts:
-            self._embed_cache.move_to_end(text)
-        while len(self._embed_cache) > _EMBED_CACHE_SIZE:
-            self._embed_cache.popitem(last=False)
+        with self._embed_lock:
+            if missing:
+                self._embed_cache.update(zip(missing, fresh, strict=True))
+            found = [self._embed_cache[t] for t in texts]
+            for text in texts:
+                self._embed_cache.move_to_end(text)
+            while len(self._embed_cache) > _EMBED_CACHE_SIZE:
+                self._embed_cache.popitem(last=False)
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        return np.stack([self._embed_cache[t] for t in texts])
+        return np.stack(found)
+
+    def _forget_texts(self, texts: Iterable[str]) -> None:
+        with self._embed_lock:
+            for text in texts:
+                self._embed_cache.pop(text, None)
 
     def history(self, ns: Namespace, unit_id: str) -> list[HistoryEvent]:
         """Every recorded change to a unit and to the units it replaced or was replaced by.
@@ -530,6 +609,21 @@ class MemoryStore:
             pending_ops=self._journal.count_ops("pending"),
         )
 
+    def compact(self) -> None:
+        """Rewrite the files without their free pages and logs, so erased bytes leave the disk.
+
+        Every file is rewritten whole, and an embedded Chroma collection is copied anew: about
+        as long as writing the store's vectors once (seconds per ten thousand units). A Chroma
+        server's own files are the server's to compact.
+        """
+        with self._write_lock:
+            self._journal.compact()
+            self._lexical.compact()
+            self._hypergraph.compact()
+            compact_vectors = getattr(self._vectors.backend, "compact", None)
+            if compact_vectors is not None and self._lock is not None:  # embedded Chroma only
+                compact_vectors()
+
     # -- recovery ------------------------------------------------------------------------------
 
     def recover(self) -> int:
@@ -537,7 +631,7 @@ class MemoryStore:
         replayed = 0
         with self._write_lock:
             for op in self._journal.pending():
-                if op.kind in ("put", "supersede", "merge"):
+                if op.kind in ("put", "supersede", "merge", "reopen"):
                     units = [MemoryUnit.model_validate(u) for u in op.payload["units"]]
                     embeddings = self.embed([u.text for u in units])
                     self._apply_put(op.namespace, [op.op_id], units, embeddings)
@@ -564,30 +658,29 @@ class MemoryStore:
         embeddings: np.ndarray,
     ) -> None:
         self._vectors.put(ns, units, embeddings)
-        if ns.key in self._hot:
-            self._hot[ns.key].upsert(units, embeddings)
-        self._versions[ns.key] = self.version(ns) + 1
         vertex_sets = [unit_vertices(u) for u in units]
         all_vertices = {v.id: v for vs in vertex_sets for v in vs}
         self._hypergraph.add(
             ns,
-            [_edge(u, vs) for u, vs in zip(units, vertex_sets, strict=True)],
+            [unit_edge(u, vs) for u, vs in zip(units, vertex_sets, strict=True)],
             list(all_vertices.values()),
         )
+        self._lexical.apply(ns, units)
         provenance = [(ns, u.id, s) for u in units for s in (*u.provenance, *u.derived_from)]
         stored = [(ns, t) for u in units if u.granularity == Granularity.TURN for t in u.provenance]
-        self._journal.complete(op_ids, provenance=provenance, stored_turns=stored)
+        versions = self._journal.complete(op_ids, provenance=provenance, stored_turns=stored)
+        self._replica.written(ns, units, embeddings, versions.get(ns.key, 0))
 
     def _apply_delete(
         self, ns: Namespace, op_id: int, ids: Sequence[str], turn_ids: Sequence[str]
     ) -> None:
         self._vectors.delete(ns, ids)
-        if ns.key in self._hot:
-            self._hot[ns.key].remove(ids)
-        self._versions[ns.key] = self.version(ns) + 1
         self._hypergraph.remove(ns, ids)
+        self._lexical.apply(ns, [], removed=ids)
         self._journal.delete_turns(ns, turn_ids)
-        self._journal.complete(op_id, drop_provenance=[(ns, i) for i in ids])
+        self._journal.erase(ns, ids)
+        versions = self._journal.complete(op_id, drop_provenance=[(ns, i) for i in ids])
+        self._replica.deleted(ns, ids, versions.get(ns.key, 0))
 
     def _check_units(self, ns: Namespace, units: Sequence[MemoryUnit]) -> None:
         for unit in units:
@@ -610,48 +703,21 @@ class MemoryStore:
         ]
 
 
-@dataclass(frozen=True)
-class Change:
-    """One logical write for :meth:`MemoryStore.apply`: its kind, the units it stores, and why."""
-
-    kind: Literal["put", "supersede", "merge"]
-    units: tuple[MemoryUnit, ...]
-    reason: str | None = None
-
-
-def superseding(old: MemoryUnit, new_unit: MemoryUnit, reason: str | None = None) -> Change:
-    """The change that closes ``old`` and stores ``new_unit`` as its successor."""
-    if not old.is_current:
-        raise InvalidInputError(f"unit {old.id} was already superseded by {old.superseded_by}")
-    if old.id == new_unit.id:
-        raise InvalidInputError(f"unit {old.id} cannot supersede itself")
-    return Change("supersede", (old.closed(new_unit.valid_from, new_unit.id), new_unit), reason)
-
-
-def merging(
-    keep: MemoryUnit, duplicates: Sequence[MemoryUnit], reason: str | None = None
-) -> Change:
-    """The change that folds ``duplicates`` into ``keep`` (first unit of the change)."""
-    provenance = tuple(
-        dict.fromkeys([*keep.provenance, *(p for d in duplicates for p in d.provenance)])
-    )
-    merged = keep.model_copy(update={"provenance": provenance, "version": keep.version + 1})
-    now = utcnow()
-    closed = [d.closed(now, keep.id) for d in duplicates if d.is_current and d.id != keep.id]
-    return Change("merge", (merged, *closed), reason)
-
-
-def turn_unit(ns: Namespace, turn: Turn, **fields: Any) -> MemoryUnit:
-    """The turn-granularity unit of a raw turn: its text (with any image caption), speaker, time."""
-    text = turn.text if not turn.image_caption else f"{turn.text} [shares {turn.image_caption}]"
-    fields.setdefault("session_id", turn.session_id)
-    fields.setdefault("speaker", turn.speaker)
-    fields.setdefault("event_time", turn.session_time)
-    return make_unit(ns, Granularity.TURN, text, provenance=[turn.id], **fields)
-
-
 def _current(units: Mapping[str, MemoryUnit]) -> Mapping[str, MemoryUnit]:
     return MappingProxyType({uid: u for uid, u in units.items() if u.is_current})
+
+
+def _current_after(
+    old: Mapping[str, MemoryUnit], changed: Sequence[str], units: Mapping[str, MemoryUnit]
+) -> Mapping[str, MemoryUnit]:
+    fresh = dict(old)
+    for uid in changed:
+        unit = units.get(uid)
+        if unit is not None and unit.is_current:
+            fresh[uid] = unit
+        else:
+            fresh.pop(uid, None)
+    return MappingProxyType(fresh)
 
 
 def _op_ids(op: JournalOp) -> list[str]:

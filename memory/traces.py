@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,51 @@ class TraceStore:
         run = _run(row)
         run.steps = [TraceStep.model_validate_json(s[0]) for s in steps]
         return run
+
+    def runs_mentioning(self, namespace: str, unit_ids: Sequence[str]) -> set[str]:
+        """Runs of ``namespace`` whose steps name any of ``unit_ids`` (retrieved or decided)."""
+        found: set[str] = set()
+        with self._lock:
+            for uid in dict.fromkeys(unit_ids):
+                rows = self._db.execute(
+                    "SELECT DISTINCT s.run_id FROM steps s JOIN runs r ON r.run_id = s.run_id "
+                    "WHERE r.ns = ? AND instr(s.payload, ?) > 0",
+                    (namespace, uid),
+                ).fetchall()
+                found.update(r[0] for r in rows)
+        return found
+
+    def erase(self, run_ids: Iterable[str]) -> None:
+        """Replace the steps of these runs with one saying they were erased, and their input
+        and output (a question, counts) with a marker: the runs' times, graphs and status stay;
+        whatever they quoted goes."""
+        note = TraceStep(
+            agent="engine",
+            decision="erased",
+            reason="this run wrote or retrieved memory that was forgotten",
+        ).model_dump_json()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for run_id in run_ids:
+                    self._db.execute(
+                        "UPDATE runs SET input = ?, output = ? WHERE run_id = ?",
+                        ('{"erased": true}', '{"erased": true}', run_id),
+                    )
+                    self._db.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
+                    self._db.execute(
+                        "INSERT INTO steps (run_id, seq, payload) VALUES (?, 0, ?)", (run_id, note)
+                    )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def compact(self) -> None:
+        """Rewrite the file without free pages and empty the WAL."""
+        with self._lock:
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self._lock:

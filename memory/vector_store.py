@@ -350,6 +350,15 @@ def _where(
     return conds[0] if len(conds) == 1 else {"$and": conds}
 
 
+def _vacuum(db: Path) -> None:
+    conn = sqlite3.connect(str(db), isolation_level=None)
+    try:
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
 def _sqlite_header_ok(path: Path) -> bool:
     db = path / "chroma.sqlite3"
     if not db.exists():
@@ -367,11 +376,19 @@ class ChromaBackend(VectorBackend):
     """
 
     def __init__(
-        self, client: Any, embedder: Embedder, *, location: str, collection: str = COLLECTION
+        self,
+        client: Any,
+        embedder: Embedder,
+        *,
+        location: str,
+        collection: str = COLLECTION,
+        path: Path | None = None,
     ) -> None:
         self._client = client
         self._embedder = embedder
         self._location = location
+        self._path = path
+        """The folder of an embedded store (None for a server)."""
         ef = _embedding_function_class()(embedder.name, getattr(embedder, "api_base", None))
         with self._guard():
             self._collection = client.get_or_create_collection(
@@ -412,7 +429,7 @@ class ChromaBackend(VectorBackend):
 
             SharedSystemClient._identifier_to_system.pop(str(path), None)
             raise StoreCorruptError(f"cannot open the Chroma store at {path}: {exc}") from exc
-        return cls(client, embedder, location=str(path), collection=collection)
+        return cls(client, embedder, location=str(path), collection=collection, path=path)
 
     @classmethod
     def http(
@@ -451,6 +468,46 @@ class ChromaBackend(VectorBackend):
         close = getattr(self._client, "close", None)
         if close is not None:
             close()
+
+    def compact(self) -> None:
+        """Rewrite the collection with only its live records, so deleted ones leave no bytes.
+
+        Chroma keeps every write in a log (and deleted rows in free pages) until it decides to
+        purge them; a collection that is dropped takes its log with it. So the live records are
+        copied into a fresh collection, the old one is dropped and the new one renamed; an
+        embedded store then rewrites its SQLite file. It reads and writes every record: about
+        the cost of writing the store anew (embeddings are copied, not recomputed). Only for an
+        embedded store, which no other process can be using (see :mod:`memory.guard`).
+        """
+        if self._path is None:
+            raise InvalidInputError("compacting a Chroma server's collection is not supported")
+        name = self._collection.name
+        ef = _embedding_function_class()(
+            self._embedder.name, getattr(self._embedder, "api_base", None)
+        )
+        with self._guard():
+            fresh = self._client.create_collection(
+                f"{name}-compacting",
+                embedding_function=ef,
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+            offset = 0
+            while True:
+                page = self._collection.get(
+                    include=["embeddings", "metadatas"], limit=self._batch, offset=offset
+                )
+                if not page["ids"]:
+                    break
+                fresh.add(
+                    ids=page["ids"], embeddings=page["embeddings"], metadatas=page["metadatas"]
+                )
+                offset += len(page["ids"])
+            self._client.delete_collection(name)
+            fresh.modify(name=name)
+        self.close()
+        _vacuum(self._path / "chroma.sqlite3")
+        reopened = ChromaBackend.persistent(self._path, self._embedder, collection=name)
+        self._client, self._collection = reopened._client, reopened._collection
 
     @contextmanager
     def _guard(self) -> Iterator[None]:

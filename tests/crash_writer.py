@@ -1,6 +1,6 @@
 """A writer process for the crash test: writes batches of turns and derived facts until killed.
 
-Prints ``journaled <batch>`` (flushed) after each batch of turns reaches the journal, so the test
+Prints ``open`` once the store is open, then ``journaled <batch>`` (flushed) after each batch of turns reaches the journal, so the test
 knows which turns must survive whatever happens next.
 """
 
@@ -18,6 +18,7 @@ def main(data_dir: str, first_batch: int) -> None:
     ns = Namespace(user_id="crash")
     when = datetime(2023, 5, 8, tzinfo=UTC)
     with MemoryStore.open(data_dir, embedder=HashingEmbedder()) as store:
+        print("open", flush=True)
         for batch in range(first_batch, first_batch + 10_000):
             turns = [
                 Turn(
