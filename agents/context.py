@@ -13,9 +13,11 @@ from memory.llm import LLMClient
 from memory.model import Namespace
 from memory.store import MemoryStore
 
-__all__ = ["Mode", "RunContext", "Thresholds"]
+__all__ = ["Mode", "Reflection", "RunContext", "Thresholds"]
 
 Mode = Literal["deterministic", "llm"]
+Reflection = Literal["inline", "deferred"]
+"""When a due reflection runs: in the write that made it due, or after it (the caller's job)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class RunContext:
     recipe: str = "full"
     """Name of the retrieval recipe (see :mod:`agents.recipes`)."""
     thresholds: Thresholds = field(default_factory=Thresholds)
+    run_id: str | None = None
+    """The traced run this is, recorded with the writes it makes."""
+    reflection: Reflection = "inline"
 
     @property
     def use_llm(self) -> bool:

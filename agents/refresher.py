@@ -64,24 +64,27 @@ def refresh_write(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, 
                 continue  # an earlier change of this batch already closed the target
             changes.append(change)
             written.update({u.id: u for u in change.units})
-        store.apply(ns, changes)
+        store.apply(ns, changes, run_id=ctx.run_id)
     every = ctx.thresholds.reflect_every
-    reflect = not state.get("reflect_done") and (
-        bool(state.get("force_reflect"))
-        or (every > 0 and facts_since_reflection(store, ns) >= every)
+    forced = bool(state.get("force_reflect"))
+    due = not state.get("reflect_done") and (
+        forced or (every > 0 and facts_since_reflection(store, ns) >= every)
     )
+    reflect = due and (forced or ctx.reflection == "inline")
     counts: dict[str, int] = {}
     for d in decisions:
         counts[d.decision] = counts.get(d.decision, 0) + 1
+    when = "" if not due else "; reflection due" + ("" if reflect else ", deferred")
     return {
         "applied": [d.model_dump(mode="json") for d in decisions],
         "reflect": reflect,
+        "reflect_due": due and not reflect,
         "trace": [
             step(
                 "refresher",
                 f"stored {len(fresh)}, superseded {counts.get('update', 0)}, "
                 f"merged {counts.get('duplicate', 0)}",
-                "applied the judge's decisions" + ("; reflection due" if reflect else ""),
+                "applied the judge's decisions" + when,
                 timer=timer,
                 outputs=counts,
             )

@@ -66,5 +66,8 @@ class RememberResult(BaseModel):
     turns: int
     decisions: list[WriteDecision]
     reflected: bool = False
+    """The reflector ran in this write."""
+    reflection_pending: bool = False
+    """This write made a reflection due, and it runs in the background after it."""
     llm_calls: int = 0
     llm_tokens: int = 0

@@ -32,7 +32,9 @@ class WriteState(TypedDict, total=False):
     applied: Annotated[list[JSON], operator.add]
     """What the refresher did, one ``WriteDecision`` dump per unit."""
     reflect: bool
-    """Set by the refresher when the reflector is due."""
+    """Set by the refresher when the reflector is due and runs in this write."""
+    reflect_due: bool
+    """Set by the refresher when the reflector is due and the caller runs it later."""
     force_reflect: bool
     """Reflect on this run whatever the count of new facts (an on-demand reflection)."""
     reflect_done: bool

@@ -14,7 +14,7 @@ from agents.retrieval.pack import pack
 from agents.retrieval.pipeline import rank_candidates, search_sources
 from agents.retrieval.present import present
 from agents.retrieval.types import Hit, Packed, QueryPlan, SourceHits
-from agents.retrieval.view import NamespaceView, build_view, view_for
+from agents.retrieval.view import NamespaceView, build_view, update_view, view_for
 
 __all__ = [
     "Hit",
@@ -30,5 +30,6 @@ __all__ = [
     "present",
     "rank_candidates",
     "search_sources",
+    "update_view",
     "view_for",
 ]

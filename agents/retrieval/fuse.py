@@ -76,7 +76,7 @@ def spread_to_neighbours(
     scores = {c["unit_id"]: c["score"] for c in candidates}
     sources = {c["unit_id"]: list(c["sources"]) for c in candidates}
     for c in candidates:
-        for other in view.adjacent.get(c["unit_id"], ()):
+        for other in view.neighbours(c["unit_id"]):
             scores[other] = scores.get(other, 0.0) + share * c["score"]
             if "context" not in sources.setdefault(other, []):
                 sources[other].append("context")

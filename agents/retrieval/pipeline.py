@@ -34,7 +34,7 @@ def search_sources(
         dense = dense_hits(store, ns, store.embed([plan.search_text])[0], recipe)
         lists.append(SourceHits("dense", recipe.dense_weight, dense))
     if recipe.lexical:
-        lexical = lexical_hits(view, plan.search_text, recipe)
+        lexical = lexical_hits(store, ns, plan.search_text, recipe)
         lists.append(SourceHits("lexical", recipe.lexical_weight, lexical))
     route = route_weights(view.units, dense) if recipe.router else {}
     if recipe.graph:

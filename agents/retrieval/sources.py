@@ -1,7 +1,7 @@
 """Stage 2 of the read path: candidates from each source, each a ranking of current units.
 
 - dense: cosine similarity in the store's in-process index;
-- lexical: BM25 over unit texts, speakers and keyphrases (the namespace view);
+- lexical: BM25 over unit texts, speakers and keyphrases (the store's full-text index);
 - graph: personalized PageRank over the hypergraph, seeded by the query's names and days and by
   the best hits of the other two sources.
 """
@@ -33,9 +33,10 @@ def dense_hits(
     return [Hit(h.unit.id, h.score) for h in store.search(ns, query_vector, recipe.pool, flt)]
 
 
-def lexical_hits(view: NamespaceView, text: str, recipe: Recipe) -> list[Hit]:
-    """The ``recipe.pool`` best units by BM25."""
-    return view.lexical(text, recipe.pool, recipe.granularities)
+def lexical_hits(store: MemoryStore, ns: Namespace, text: str, recipe: Recipe) -> list[Hit]:
+    """The ``recipe.pool`` best current units of the allowed granularities by BM25."""
+    allowed = recipe.granularities
+    return [Hit(u, s) for u, s in store.lexical_search(ns, text, recipe.pool, allowed)]
 
 
 def graph_hits(

@@ -1,63 +1,51 @@
-"""A namespace's current units as the retriever reads them: BM25, names, neighbours, tokens.
+"""A namespace's current units as the retriever reads them: names, neighbours, token counts.
 
-Built from the store's current units and journaled turns, and kept in the store's cache of derived
-values, so it is rebuilt only after the namespace changes and goes away with the store.
+The view is a snapshot kept in the store's cache of derived values: a write brings it forward by
+the units it changed (:func:`update_view`), so its cost follows the size of the write, not of the
+namespace, and a reader never sees a half-updated view. Lexical search is the store's full-text
+index (:meth:`memory.store.MemoryStore.lexical_search`), not part of the view.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
-import bm25s
-import numpy as np
-
-from agents.analysis import content_tokens
 from agents.retrieval.present import present
-from agents.retrieval.types import Hit
 from memory.model import Granularity, MemoryUnit, Namespace, Turn
 from memory.store import MemoryStore
 from memory.tokens import count_tokens
 
-__all__ = ["NamespaceView", "build_view", "view_for"]
+__all__ = ["NamespaceView", "build_view", "update_view", "view_for"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class NamespaceView:
-    """BM25 and token counts over one namespace's current units."""
+    """Names, conversation order and token counts over one namespace's current units."""
 
     units: Mapping[str, MemoryUnit]
-    order: list[str]
-    """Unit ids in BM25 document order."""
-    bm25: bm25s.BM25 | None
     names: tuple[str, ...] = ()
     """Speakers and proper names mentioned anywhere in the namespace (for query analysis)."""
-    adjacent: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """Turn unit id → the turn units just before and after it in the same session."""
-    turn_units: dict[str, str] = field(default_factory=dict)
+    sessions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Session id → its turn units in conversation order."""
+    turn_units: Mapping[str, str] = field(default_factory=dict)
     """Source turn id → the id of its turn unit."""
+    name_counts: Counter[str] = field(default_factory=Counter)
     tokens: dict[str, int] = field(default_factory=dict)
+    """Unit id → tokens as presented (memoised; shared by the views of one namespace)."""
 
-    def lexical(self, query: str, k: int, allowed: frozenset[Granularity]) -> list[Hit]:
-        """Top-``k`` units of the ``allowed`` granularities by BM25 score (positive scores only)."""
-        terms = content_tokens(query)
-        if self.bm25 is None or not terms:
-            return []
-        known = [t for t in terms if t in self.bm25.vocab_dict]
-        if not known:
-            return []
-        scores = self.bm25.get_scores(known)
-        if len(allowed) < len(Granularity):
-            mask = np.fromiter(
-                (self.units[i].granularity in allowed for i in self.order), bool, len(self.order)
-            )
-            scores = np.where(mask, scores, 0.0)
-        top = min(k, int(np.count_nonzero(scores > 0)))
-        if top == 0:
-            return []
-        idx = np.argpartition(-scores, top - 1)[:top]
-        idx = idx[np.argsort(-scores[idx])]
-        return [Hit(self.order[i], float(scores[i])) for i in idx]
+    def neighbours(self, unit_id: str) -> tuple[str, ...]:
+        """The turn units just before and after a turn unit in its session."""
+        unit = self.units.get(unit_id)
+        if unit is None or unit.granularity != Granularity.TURN or unit.session_id is None:
+            return ()
+        order = self.sessions.get(unit.session_id, ())
+        if unit_id not in order:
+            return ()
+        i = order.index(unit_id)
+        return tuple(order[j] for j in (i - 1, i + 1) if 0 <= j < len(order))
 
     def token_count(self, unit: MemoryUnit) -> int:
         """Tokens of the unit as presented in a prompt (memoised)."""
@@ -67,51 +55,98 @@ class NamespaceView:
 
 
 def view_for(store: MemoryStore, ns: Namespace) -> NamespaceView:
-    """The view of a namespace, rebuilt only when the store has changed it."""
+    """The view of a namespace at the store's durable version."""
     return store.derived(
-        ns, "retrieval.view", lambda: build_view(store.current_units(ns), store.turns(ns))
+        ns,
+        "retrieval.view",
+        lambda: build_view(store.current_units(ns), store.turns(ns)),
+        update_view,
     )
 
 
 def build_view(units: Mapping[str, MemoryUnit], turns: Sequence[Turn]) -> NamespaceView:
     """A view over ``units`` (current units by id), with ``turns`` giving conversation order."""
-    order = list(units)
-    bm25: bm25s.BM25 | None = None
-    corpus = [content_tokens(_index_text(units[i])) for i in order]
-    if any(corpus):
-        bm25 = bm25s.BM25(k1=1.2, b=0.75)
-        bm25.index([doc or ["_"] for doc in corpus], show_progress=False)
-    names = {u.speaker for u in units.values() if u.speaker}
-    names |= {e for u in units.values() for e in u.entities if e[:1].isupper()}
-    turn_units = {
-        u.provenance[0]: u.id
-        for u in units.values()
-        if u.granularity == Granularity.TURN and u.provenance
-    }
+    turn_units = {_turn_id(u): u.id for u in units.values() if _is_turn(u)}
+    sessions: dict[str, list[str]] = {}
+    for turn in turns:
+        uid = turn_units.get(turn.id)
+        if uid is not None:
+            sessions.setdefault(turn.session_id, []).append(uid)
+    counts = Counter(name for u in units.values() for name in _names(u))
     return NamespaceView(
-        units=units,
-        order=order,
-        bm25=bm25,
-        names=tuple(sorted(names)),
-        adjacent=_adjacent(turns, turn_units),
+        units=MappingProxyType(dict(units)),
+        names=tuple(sorted(counts)),
+        sessions={s: tuple(ids) for s, ids in sessions.items()},
         turn_units=turn_units,
+        name_counts=counts,
     )
 
 
-def _index_text(unit: MemoryUnit) -> str:
-    """What BM25 indexes: the text plus speaker and keyphrases."""
-    return " ".join([unit.speaker or "", unit.text, " ".join(unit.keywords)])
+def update_view(
+    old: NamespaceView, changed: Sequence[str], units: Mapping[str, MemoryUnit]
+) -> NamespaceView:
+    """``old`` after the units ``changed`` took their state in ``units`` (absent: deleted).
+
+    New turn units join the end of their session, in the order of ``changed``.
+    """
+    current = dict(old.units)
+    counts = old.name_counts.copy()
+    sessions = dict(old.sessions)
+    turn_units = dict(old.turn_units)
+    for uid in dict.fromkeys(changed):
+        before, after = current.pop(uid, None), units.get(uid)
+        if after is not None and not after.is_current:
+            after = None
+        if before is not None:
+            counts.subtract(_names(before))
+            _leave_session(before, sessions, turn_units)
+            old.tokens.pop(uid, None)
+        if after is not None:
+            current[uid] = after
+            counts.update(_names(after))
+            _join_session(after, sessions, turn_units)
+    counts = +counts  # drop names no unit mentions any more
+    return NamespaceView(
+        units=MappingProxyType(current),
+        names=tuple(sorted(counts)),
+        sessions=sessions,
+        turn_units=turn_units,
+        name_counts=counts,
+        tokens=old.tokens,
+    )
 
 
-def _adjacent(turns: Sequence[Turn], turn_units: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
-    """Neighbours in conversation order (the journal keeps turns as they came)."""
-    sequence = [(t.session_id, turn_units[t.id]) for t in turns if t.id in turn_units]
-    adjacent: dict[str, tuple[str, ...]] = {}
-    for i, (session, uid) in enumerate(sequence):
-        around = [
-            sequence[j][1]
-            for j in (i - 1, i + 1)
-            if 0 <= j < len(sequence) and sequence[j][0] == session
-        ]
-        adjacent[uid] = tuple(around)
-    return adjacent
+def _names(unit: MemoryUnit) -> Iterable[str]:
+    found = {e for e in unit.entities if e[:1].isupper()}
+    if unit.speaker:
+        found.add(unit.speaker)
+    return found
+
+
+def _is_turn(unit: MemoryUnit) -> bool:
+    return unit.granularity == Granularity.TURN and bool(unit.provenance)
+
+
+def _turn_id(unit: MemoryUnit) -> str:
+    return unit.provenance[0]
+
+
+def _leave_session(
+    unit: MemoryUnit, sessions: dict[str, tuple[str, ...]], turn_units: dict[str, str]
+) -> None:
+    if not _is_turn(unit):
+        return
+    turn_units.pop(_turn_id(unit), None)
+    if unit.session_id in sessions:
+        sessions[unit.session_id] = tuple(i for i in sessions[unit.session_id] if i != unit.id)
+
+
+def _join_session(
+    unit: MemoryUnit, sessions: dict[str, tuple[str, ...]], turn_units: dict[str, str]
+) -> None:
+    if not _is_turn(unit) or unit.session_id is None:
+        return
+    turn_units[_turn_id(unit)] = unit.id
+    order = sessions.get(unit.session_id, ())
+    if unit.id not in order:
+        sessions[unit.session_id] = (*order, unit.id)
