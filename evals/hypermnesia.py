@@ -82,6 +82,7 @@ class HypermnesiaSystem:
             result = engine.remember(ns, turns, session_end=True)
             calls += result.llm_calls
             tokens += result.llm_tokens
+        engine.flush()  # the last session's reflection, if one is due
         return IngestStats(
             turns=len(conversation.turns),
             seconds=time.perf_counter() - started,

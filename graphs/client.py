@@ -2,25 +2,37 @@
 
 It owns the memory store, the trace store and the two compiled graphs (with a SQLite checkpointer
 by default), and runs each call as one traced graph run.
+
+Writes are crash-safe end to end: ``remember`` journals the turns with a pending *write* record
+before any agent runs and closes it once everything derived from them is stored; opening the data
+folder runs every pending write again (ids are deterministic, so nothing is doubled) and resumes
+pending reflections. A reflection that a write makes due runs in the background after that write
+returns (:mod:`graphs.background`); the next write to the same namespace waits for it, so results
+do not depend on timing. Writes to one namespace are serialised; different namespaces write in
+parallel.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 import time
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 
-from agents.context import Mode, RunContext, Thresholds
+from agents.context import Mode, Reflection, RunContext, Thresholds
 from agents.recipes import get_recipe
 from agents.results import Evidence, RecallResult, RememberResult, WriteDecision
 from agents.state import ReadState, WriteState
 from graphs import read_graph, write_graph
+from graphs.background import Deferred
 from memory.embeddings import Embedder
 from memory.errors import InvalidInputError
 from memory.llm import LiteLLMClient, LLMClient
@@ -31,6 +43,10 @@ from memory.traces import TraceStep, TraceStore, new_run_id
 from prompts.answer import RESPOND, AnswerOut
 
 __all__ = ["Hypermnesia"]
+
+log = logging.getLogger(__name__)
+_REFLECT = "reflect"
+"""The journal's name for a due reflection."""
 
 
 class Hypermnesia:
@@ -44,16 +60,24 @@ class Hypermnesia:
         llm: LLMClient | None = None,
         checkpoint_path: Path | None = None,
         thresholds: Thresholds | None = None,
+        reflection: Reflection = "deferred",
     ) -> None:
         self.store = store
         self.traces = traces
         self.llm = llm
         self.thresholds = thresholds or Thresholds()
+        self.reflection: Reflection = reflection
+        self._deferred = Deferred()
+        self._writers: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
+        self._writers_lock = threading.Lock()
         self._checkpoints: sqlite3.Connection | None = None
+        self._saver: SqliteSaver | None = None
         saver = None
         if checkpoint_path is not None:
-            self._checkpoints = sqlite3.connect(str(checkpoint_path), check_same_thread=False)
-            saver = SqliteSaver(self._checkpoints)
+            self._checkpoints = sqlite3.connect(
+                str(checkpoint_path), check_same_thread=False, timeout=30.0
+            )
+            saver = self._saver = SqliteSaver(self._checkpoints)
         self._write: CompiledStateGraph[Any, Any, Any, Any] = write_graph.builder.compile(
             checkpointer=saver, name="hypermnesia-write"
         )
@@ -71,20 +95,29 @@ class Hypermnesia:
         llm: LLMClient | None = None,
         checkpoints: bool = True,
         thresholds: Thresholds | None = None,
+        reflection: Reflection = "deferred",
     ) -> Hypermnesia:
-        """Open the stores under ``data_dir``; the LLM comes from ``llm`` or the settings."""
+        """Open the stores under ``data_dir`` and finish what a crash interrupted (see
+        :meth:`recover`); the LLM comes from ``llm`` or the settings."""
         settings = settings or Settings()
         root = Path(data_dir) if data_dir is not None else settings.data_dir
         store = MemoryStore.open(root, settings=settings, embedder=embedder)
         traces = TraceStore(root / "traces.sqlite3")
         client = llm if llm is not None else LiteLLMClient.from_settings(settings)
-        return cls(
+        engine = cls(
             store,
             traces,
             llm=client,
             checkpoint_path=root / "checkpoints.sqlite3" if checkpoints else None,
             thresholds=thresholds,
+            reflection=reflection,
         )
+        try:
+            engine.recover()
+        except BaseException:
+            engine.close()
+            raise
+        return engine
 
     def __enter__(self) -> Hypermnesia:
         return self
@@ -93,10 +126,42 @@ class Hypermnesia:
         self.close()
 
     def close(self) -> None:
+        """Finish the background job under way (queued ones resume on the next open), then
+        release every store."""
+        self._deferred.close()
         self.store.close()
         self.traces.close()
         if self._checkpoints is not None:
             self._checkpoints.close()
+
+    def flush(self) -> None:
+        """Wait until every deferred job queued so far (reflections) has run."""
+        self._deferred.wait_all()
+
+    def recover(self) -> int:
+        """Resume due reflections and run again every write a crash left unfinished.
+
+        Reflections go first: one is only due once the write that made it due has finished, so
+        any unfinished write came after it. Returns how many writes were run again.
+        """
+        for ns in self.store.pending_work(_REFLECT):
+            self._schedule_reflection(ns)
+        pending = self.store.pending_writes()
+        for write in pending:
+            with self._writing(write.namespace):
+                if write.turns:
+                    self._remember_run(write.namespace, write.turns, write.session_end)
+                self.store.finish_write(write.write_id)
+        return len(pending)
+
+    @contextmanager
+    def _writing(self, ns: Namespace) -> Iterator[None]:
+        """Hold ``ns``'s write lock, once its deferred reflection (if any) has run."""
+        self._deferred.wait(ns.key)
+        with self._writers_lock:
+            lock = self._writers[ns.key]
+        with lock:
+            yield
 
     @property
     def mode(self) -> Mode:
@@ -110,6 +175,7 @@ class Hypermnesia:
             "mode": self.mode,
             "llm": self.llm,
             "thresholds": self.thresholds,
+            "reflection": self.reflection,
         }
         fields.update(overrides)
         return RunContext(**fields)
@@ -119,23 +185,54 @@ class Hypermnesia:
     def remember(
         self, ns: Namespace, turns: Sequence[Turn], *, session_end: bool = True
     ) -> RememberResult:
-        """Journal the turns, then build, judge and store their units (one traced run)."""
-        checked = self.store.record_turns(ns, turns)
+        """Journal the turns, then build, judge and store their units (one traced run).
+
+        Returns once turns, facts and segments are stored; a reflection it makes due runs in the
+        background (``reflection="deferred"``, the default) or before it returns (``"inline"``).
+        """
+        checked, write_id = self.store.record_write(ns, turns, session_end=session_end)
+        with self._writing(ns):
+            result = self._remember_run(ns, checked, session_end)
+            self.store.finish_write(write_id)
+        return result
+
+    def _remember_run(
+        self, ns: Namespace, turns: Sequence[Turn], session_end: bool
+    ) -> RememberResult:
         state: WriteState = {
-            "turns": [t.model_dump(mode="json") for t in checked],
+            "turns": [t.model_dump(mode="json") for t in turns],
             "session_end": session_end,
         }
-        return self._write_run(ns, state, {"turns": len(checked), "session_end": session_end})
+        result, due = self._write_run(ns, state, {"turns": len(turns), "session_end": session_end})
+        if due:
+            self.store.mark_pending(ns, _REFLECT)  # durable before the write is marked finished
+            self._schedule_reflection(ns)
+        return result.model_copy(update={"reflection_pending": due})
 
     def reflect(self, ns: Namespace) -> RememberResult:
         """Run the reflector now, whatever the count of new facts."""
-        return self._write_run(ns, {"turns": [], "force_reflect": True}, {"reflect": True})
+        with self._writing(ns):
+            result, _ = self._write_run(ns, {"turns": [], "force_reflect": True}, {"reflect": True})
+            self.store.clear_pending(ns, _REFLECT)
+        return result
+
+    def _schedule_reflection(self, ns: Namespace) -> None:
+        self._deferred.submit(ns.key, lambda: self._deferred_reflection(ns))
+
+    def _deferred_reflection(self, ns: Namespace) -> None:
+        with self._writers_lock:
+            lock = self._writers[ns.key]
+        with lock:
+            self._write_run(ns, {"turns": [], "force_reflect": True}, {"reflect": "deferred"})
+            self.store.clear_pending(ns, _REFLECT)
 
     def _write_run(
         self, ns: Namespace, state: WriteState, summary: dict[str, Any]
-    ) -> RememberResult:
+    ) -> tuple[RememberResult, bool]:
+        """One traced run of the write graph; (its result, whether a reflection is now due)."""
         run_id = new_run_id()
-        final = self._traced(self._write, run_id, "write", ns, state, summary, self.context(ns))
+        ctx = self.context(ns, run_id=run_id)
+        final = self._traced(self._write, run_id, "write", ns, state, summary, ctx)
         steps = [TraceStep.model_validate(s) for s in final.get("trace", [])]
         self.traces.append(run_id, steps)
         decisions = [WriteDecision.model_validate(d) for d in final.get("applied", [])]
@@ -150,7 +247,7 @@ class Hypermnesia:
         )
         counts = Counter(d.decision for d in decisions)
         self.traces.finish(run_id, "ok", {"decisions": counts, "reflected": result.reflected})
-        return result
+        return result, bool(final.get("reflect_due"))
 
     def _traced(
         self,
@@ -193,9 +290,11 @@ class Hypermnesia:
             "max_iterations": max_iterations,
             "iterative": get_recipe(recipe).iterative,
         }
-        ctx = self.context(ns, budget_tokens=budget, max_iterations=max_iterations, recipe=recipe)
         summary = {"question": question, "budget": budget, "recipe": recipe}
         run_id = new_run_id()
+        ctx = self.context(
+            ns, budget_tokens=budget, max_iterations=max_iterations, recipe=recipe, run_id=run_id
+        )
         started = time.perf_counter()
         final = self._traced(self._read, run_id, "read", ns, state, summary, ctx)
         latency_ms = (time.perf_counter() - started) * 1000.0
@@ -220,10 +319,41 @@ class Hypermnesia:
     # -- maintenance ---------------------------------------------------------------------------
 
     def forget(
-        self, ns: Namespace, unit_ids: Sequence[str], *, dry_run: bool = False
+        self,
+        ns: Namespace,
+        unit_ids: Sequence[str],
+        *,
+        dry_run: bool = False,
+        compact: bool = True,
     ) -> DeleteReport:
-        """Delete units and everything derived from them; ``dry_run`` only reports what would go."""
-        return self.store.delete(ns, unit_ids, reason="forget requested", dry_run=dry_run)
+        """Erase units and everything derived from them; ``dry_run`` only reports what would go.
+
+        Besides the stores (:meth:`MemoryStore.delete`), the traces and checkpoints of every run
+        that wrote or retrieved them are erased. With ``compact`` (the default) every file is
+        then rewritten so no byte of them is left (:meth:`compact`; seconds per ten thousand
+        units); without it, call :meth:`compact` later.
+        """
+        with self._writing(ns):
+            report = self.store.delete(ns, unit_ids, reason="forget requested", dry_run=dry_run)
+            if dry_run:
+                return report
+            runs = set(report.runs) | self.traces.runs_mentioning(ns.key, report.deleted)
+            self.traces.erase(runs)
+            if self._saver is not None:
+                for run_id in runs:
+                    self._saver.delete_thread(run_id)
+            if compact:
+                self.compact()
+        return report
+
+    def compact(self) -> None:
+        """Rewrite every file of the data folder without free pages or logs (see
+        :meth:`MemoryStore.compact`), so erased content leaves the disk."""
+        self.store.compact()
+        self.traces.compact()
+        if self._checkpoints is not None:
+            self._checkpoints.execute("VACUUM")
+            self._checkpoints.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def history(self, ns: Namespace, unit_id: str) -> list[HistoryEvent]:
         return self.store.history(ns, unit_id)

@@ -23,7 +23,7 @@ from agents.retrieval.fuse import boost_in_range, favour_speakers, fuse, spread_
 from agents.retrieval.route import route_weights
 from agents.retrieval.sources import day_range, graph_hits
 from agents.retrieval.types import QueryPlan
-from agents.retrieval.view import NamespaceView, view_for
+from agents.retrieval.view import NamespaceView, update_view, view_for
 from agents.state import Candidate
 from memory.fake_llm import ScriptedLLM
 from memory.model import Granularity, MemoryUnit, Namespace, Turn, make_unit
@@ -41,6 +41,7 @@ def _turn(n: int, speaker: str, text: str, when: datetime = MAY_8) -> tuple[Turn
         Granularity.TURN,
         text,
         provenance=[turn.id],
+        session_id=turn.session_id,
         speaker=speaker,
         event_time=when,
         entities=(speaker,),
@@ -60,15 +61,23 @@ def _fact(text: str, turn_id: str, speaker: str = "Sam", when: datetime = MAY_8)
     )
 
 
-@pytest.fixture
-def view() -> NamespaceView:
-    """Four turns of one session (two speakers) and a fact of the first turn."""
-    pairs = [
+def _sample() -> list[tuple[Turn, MemoryUnit]]:
+    return [
         _turn(1, "Sam", "I adopted a beagle named Biscuit."),
         _turn(2, "Maya", "What a lovely dog! Where did you find him?"),
         _turn(3, "Sam", "At the shelter on Elm Street."),
         _turn(4, "Maya", "I went hiking in the Rockies last weekend."),
     ]
+
+
+def _sample_turns() -> list[Turn]:
+    return [t for t, _ in _sample()]
+
+
+@pytest.fixture
+def view() -> NamespaceView:
+    """Four turns of one session (two speakers) and a fact of the first turn."""
+    pairs = _sample()
     units = {u.id: u for _, u in pairs}
     fact = _fact("Sam adopted a beagle named Biscuit.", "D1:1")
     units[fact.id] = fact
@@ -87,17 +96,6 @@ def _c(uid: str, score: float, *sources: str) -> Candidate:
 # -- view -------------------------------------------------------------------------------------
 
 
-def test_lexical_ranks_by_bm25_and_filters_granularities(view: NamespaceView) -> None:
-    hits = view.lexical("beagle Biscuit", 10, frozenset(Granularity))
-    assert {h.unit_id for h in hits} == set(
-        _ids(view, "I adopted a beagle named Biscuit.", "Sam adopted a beagle named Biscuit.")
-    )
-    assert all(h.score > 0 for h in hits)
-    turns_only = view.lexical("beagle Biscuit", 10, frozenset({Granularity.TURN}))
-    assert [h.unit_id for h in turns_only] == _ids(view, "I adopted a beagle named Biscuit.")
-    assert view.lexical("zebra", 10, frozenset(Granularity)) == []
-
-
 def test_view_knows_neighbours_names_and_turn_units(view: NamespaceView) -> None:
     first, second, third, _ = _ids(
         view,
@@ -106,10 +104,30 @@ def test_view_knows_neighbours_names_and_turn_units(view: NamespaceView) -> None
         "At the shelter on Elm Street.",
         "I went hiking in the Rockies last weekend.",
     )
-    assert view.adjacent[first] == (second,)
-    assert view.adjacent[second] == (first, third)
+    assert view.neighbours(first) == (second,)
+    assert view.neighbours(second) == (first, third)
     assert {"Sam", "Maya"} <= set(view.names)
     assert view.turn_units["D1:1"] == first
+
+
+def test_a_view_brought_forward_equals_one_built_anew(view: NamespaceView) -> None:
+    first, second = _ids(
+        view, "I adopted a beagle named Biscuit.", "What a lovely dog! Where did you find him?"
+    )
+    extra_turn, extra = _turn(5, "Zoe", "Zoe here, I just joined.")
+    closed = view.units[second].closed(MAY_8, None)
+    now = {**view.units, extra.id: extra, second: closed}
+    del now[first]
+    updated = update_view(view, [first, second, extra.id], now)
+    rebuilt = build_view(
+        {uid: u for uid, u in now.items() if u.is_current},
+        [t for t in _sample_turns() if t.id not in ("D1:1", "D1:2")] + [extra_turn],
+    )
+    assert dict(updated.units) == dict(rebuilt.units)
+    assert updated.names == rebuilt.names and "Zoe" in updated.names
+    assert dict(updated.sessions) == dict(rebuilt.sessions)
+    assert dict(updated.turn_units) == dict(rebuilt.turn_units)
+    assert update_view(updated, [extra.id], now).units == updated.units  # idempotent
 
 
 # -- analyse ----------------------------------------------------------------------------------

@@ -116,6 +116,8 @@ def ingest(
                 )
                 progress.advance(task, len(session.turns))
             reports.append(report)
+        progress.update(task, description="reflecting")
+        hm.flush()  # a reflection the last sessions made due
     return reports
 
 

@@ -1,0 +1,76 @@
+"""Work the engine defers past the call that made it due: one worker thread, one queue.
+
+A due reflection runs here after the ``remember`` that made it due has returned, so a chat turn
+does not wait for clustering. Jobs are keyed by namespace, and the engine waits for a namespace's
+pending job before it writes to that namespace again: writes and their reflections reach a
+namespace in the same order as if the reflection had run inline, so results do not depend on
+timing. Closing cancels the jobs that have not started (they are recorded as pending work in the
+journal and resume when the data folder is next opened) and waits for the one that has.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from contextlib import suppress
+
+__all__ = ["Deferred"]
+
+log = logging.getLogger(__name__)
+
+
+class Deferred:
+    """A single-thread queue of jobs, at most one pending per key."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hypermnesia-deferred")
+        self._jobs: dict[str, Future[None]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, key: str, job: Callable[[], None]) -> None:
+        """Queue ``job`` for ``key`` unless one is already waiting for it."""
+        with self._lock:
+            if self._closed:
+                return
+            pending = self._jobs.get(key)
+            if pending is not None and not pending.done():
+                return
+            future = self._pool.submit(job)
+            self._jobs[key] = future
+        future.add_done_callback(_report)
+
+    def wait(self, key: str) -> None:
+        """Return once ``key``'s job (if any) has finished, whatever its outcome."""
+        with self._lock:
+            future = self._jobs.get(key)
+        if future is not None:
+            _settle(future)
+
+    def wait_all(self) -> None:
+        """Return once every job queued so far has finished."""
+        with self._lock:
+            futures = list(self._jobs.values())
+        for future in futures:
+            _settle(future)
+
+    def close(self) -> None:
+        """Cancel the jobs not started, wait for the running one, stop the worker."""
+        with self._lock:
+            self._closed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _settle(future: Future[None]) -> None:
+    with suppress(Exception, CancelledError):  # reported by _report; the caller only waits
+        future.result()
+
+
+def _report(future: Future[None]) -> None:
+    if future.cancelled():
+        return
+    error = future.exception()
+    if error is not None:
+        log.warning("deferred job failed (it stays pending and resumes on open): %r", error)
