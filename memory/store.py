@@ -2,15 +2,14 @@
 
 It ties the stores together: the journal (raw turns, write intents, the change feed), the vector
 store (units, their text and embeddings, on Chroma), the hypergraph (units as hyperedges over
-entities and time), the lexical index (BM25 over current units, SQLite FTS5), and this process's
-replica of each namespace (a hot dense index, native when built, and values derived from it),
-kept at the namespace's durable version so that writes by other processes are seen on the next
-call.
+entities and time), and this process's replica of each namespace (a hot dense index, native when
+built, a BM25 index, and other values derived from them), kept at the namespace's durable version
+so that writes by other processes are seen on the next call.
 
 Every multi-store write follows the same path: validate → embed → journal the intent → apply to the
-vector store, the hypergraph and the lexical index → mark done (which moves the namespace's
-version). Opening a store replays intents that were not marked done, and stores journaled turns
-whose units never were, so a crash loses nothing.
+vector store and the hypergraph → mark done (which moves the namespace's version). Opening a store
+replays intents that were not marked done, and stores journaled turns whose units never were, so a
+crash loses nothing.
 
 With embedded Chroma one process at a time may open a data folder (:mod:`memory.guard`); with a
 Chroma server any number can share it.
@@ -115,21 +114,18 @@ class MemoryStore:
         hypergraph: HypergraphStore,
         journal: Journal,
         embedder: Embedder,
-        lexical: LexicalIndex,
         *,
         lock: FolderLock | None = None,
     ) -> None:
         self._vectors = vectors
         self._hypergraph = hypergraph
         self._journal = journal
-        self._lexical = lexical
         self._lock = lock
         self.embedder = embedder
         self._write_lock = threading.RLock()
         self._replica = Replica(journal, vectors, embedder.dim)
         self._embed_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._embed_lock = threading.Lock()
-        self._lexical_checked: set[str] = set()
         self.recover()
 
     @classmethod
@@ -170,7 +166,6 @@ class MemoryStore:
                 HypergraphStore(root / "hypergraph.sqlite3"),
                 Journal(root / "journal.sqlite3"),
                 embedder,
-                LexicalIndex(root / "lexical.sqlite3"),
                 lock=lock,
             )
         except BaseException:
@@ -192,7 +187,6 @@ class MemoryStore:
             close_vectors()
         self._journal.close()
         self._hypergraph.close()
-        self._lexical.close()
         if self._lock is not None:
             self._lock.release()
 
@@ -320,9 +314,9 @@ class MemoryStore:
     ) -> DeleteReport:
         """Delete units; with ``cascade`` also every unit derived from them, transitively.
 
-        Deleting is erasing: the units leave the vectors, the hypergraph, the lexical index and
-        the journal's intent payloads, and deleting a turn unit removes the raw turn. A unit that
-        a deleted unit had superseded (or absorbed) becomes current again. Freed bytes stay in
+        Deleting is erasing: the units leave the vectors, the hypergraph, the in-memory indexes
+        and the journal's intent payloads, and deleting a turn unit removes the raw turn. A unit
+        that a deleted unit had superseded (or absorbed) becomes current again. Freed bytes stay in
         the files' free pages until :meth:`compact`. ``dry_run`` returns the report of what would
         be deleted and changes nothing.
         """
@@ -452,17 +446,16 @@ class MemoryStore:
         """The ``k`` current units best matching ``query`` by BM25, as (id, score), best first."""
         if k < 1:
             raise InvalidInputError(f"k must be at least 1, got {k}")
-        if ns.key not in self._lexical_checked:
-            self._check_lexical(ns)
-        return self._lexical.search(ns, query, k, granularities)
+        return self.lexical_index(ns).search(query, k, granularities)
 
-    def _check_lexical(self, ns: Namespace) -> None:
-        """Index the namespace anew if the index does not hold its current units (a folder
-        written before the index existed)."""
-        current = self.current_units(ns)
-        if self._lexical.count(ns) != len(current):
-            self._lexical.rebuild(ns, list(current.values()))
-        self._lexical_checked.add(ns.key)
+    def lexical_index(self, ns: Namespace) -> LexicalIndex:
+        """The BM25 index of the namespace's current units, at the durable version."""
+        return self.derived(
+            ns,
+            "lexical",
+            lambda: LexicalIndex.build(self.current_units(ns).values()),
+            LexicalIndex.updated,
+        )
 
     def current_units(self, ns: Namespace) -> Mapping[str, MemoryUnit]:
         """The namespace's current units by id (a read-only snapshot at the durable version)."""
@@ -618,7 +611,6 @@ class MemoryStore:
         """
         with self._write_lock:
             self._journal.compact()
-            self._lexical.compact()
             self._hypergraph.compact()
             compact_vectors = getattr(self._vectors.backend, "compact", None)
             if compact_vectors is not None and self._lock is not None:  # embedded Chroma only
@@ -665,7 +657,6 @@ class MemoryStore:
             [unit_edge(u, vs) for u, vs in zip(units, vertex_sets, strict=True)],
             list(all_vertices.values()),
         )
-        self._lexical.apply(ns, units)
         provenance = [(ns, u.id, s) for u in units for s in (*u.provenance, *u.derived_from)]
         stored = [(ns, t) for u in units if u.granularity == Granularity.TURN for t in u.provenance]
         versions = self._journal.complete(op_ids, provenance=provenance, stored_turns=stored)
@@ -676,7 +667,6 @@ class MemoryStore:
     ) -> None:
         self._vectors.delete(ns, ids)
         self._hypergraph.remove(ns, ids)
-        self._lexical.apply(ns, [], removed=ids)
         self._journal.delete_turns(ns, turn_ids)
         self._journal.erase(ns, ids)
         versions = self._journal.complete(op_id, drop_provenance=[(ns, i) for i in ids])

@@ -1,7 +1,7 @@
 """A writer process for the crash test: writes batches of turns and derived facts until killed.
 
-Prints ``open`` once the store is open, then ``journaled <batch>`` (flushed) after each batch of turns reaches the journal, so the test
-knows which turns must survive whatever happens next.
+Prints ``open`` once the store is open, then ``journaled <batch>`` (flushed) after each batch of
+turns reaches the journal, so the test knows which turns must survive whatever happens next.
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ def _check_consistent(hm: Hypermnesia, reference: dict[str, MemoryUnit]) -> int:
     edges = set(hm.store._hypergraph.edge_ids(NS))
     assert edges == set(units), "hyperedges and units differ"
     current = {uid for uid, u in units.items() if u.is_current}
-    assert hm.store._lexical.count(NS) == len(current), "the lexical index and units differ"
+    assert len(hm.store.lexical_index(NS)) == len(current), "the lexical index and units differ"
     assert hm.store.pending_writes() == []
     return len(journaled)
 
