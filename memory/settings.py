@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     """
     embed_batch_size: int = Field(default=64, ge=1, le=4096)
     """Texts per embedding request (litellm); the most windows in one local MiniLM run."""
-    embed_batch_pieces: int = Field(default=4096, ge=256, le=1 << 20)
+    embed_batch_pieces: int = Field(default=1024, ge=256, le=1 << 20)
     """Padded word pieces in one local MiniLM run: the batch budget that keeps padding small."""
     llm_model: str | None = None
     """A litellm ``provider/model`` string; unset means the deterministic agents."""

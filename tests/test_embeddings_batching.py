@@ -45,7 +45,7 @@ QUERY = "Which dog did Anna adopt from the shelter?"
 class _RecordingMiniLM(MiniLMEmbedder):
     """The real embedder, recording the shape of every batch it sends to the model."""
 
-    def __init__(self, batch_size: int = 64, *, batch_pieces: int = 4096) -> None:
+    def __init__(self, batch_size: int = 64, *, batch_pieces: int = 1024) -> None:
         super().__init__(batch_size, batch_pieces=batch_pieces)
         self.shapes: list[tuple[int, int]] = []
 
