@@ -14,8 +14,10 @@ import importlib.util
 import os
 import re
 import threading
+import time
 import zlib
 from collections.abc import Sequence
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Embedder",
+    "EncoderStats",
     "HashingEmbedder",
     "LiteLLMEmbedder",
     "MiniLMEmbedder",
@@ -39,8 +42,14 @@ __all__ = [
     "l2_normalize",
 ]
 
-#: all-MiniLM-L6-v2 was trained on sequences of at most 256 word pieces.
+#: all-MiniLM-L6-v2 was trained on sequences of at most 256 word pieces: its window.
 MAX_WORD_PIECES = 256
+#: Padded word pieces per ONNX run at most. The model's cost per piece is about flat from a few
+#: hundred pieces per run up (on 2 cores, budgets of 1,024 to 8,192 measured within noise of each
+#: other, 1,024 never behind), and smaller runs hold less memory.
+DEFAULT_BATCH_PIECES = 1024
+#: What one ONNX run costs beyond its pieces, in pieces (measured: ~5 ms, ~15 pieces on 2 cores).
+RUN_COST_PIECES = 32
 MINILM_DIM = 384
 
 
@@ -168,10 +177,37 @@ class _MiniLMRuntime:
         self.tokenizer = tokenizer
         self.session = session
         self.input_names = {i.name for i in session.get_inputs()}
+        cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+        probe = tokenizer.encode("a").ids
+        if cls_id is None or sep_id is None or probe[0] != cls_id or probe[-1] != sep_id:
+            raise EmbeddingError("the MiniLM tokenizer does not wrap texts in [CLS] … [SEP]")
+        self.cls_id: int = cls_id
+        self.sep_id: int = sep_id
 
 
 _RUNTIME: _MiniLMRuntime | None = None
 _RUNTIME_LOCK = threading.Lock()
+
+
+def _session_options() -> onnxruntime.SessionOptions:
+    """Both cores, full graph optimisation (onnxruntime's default), no spinning.
+
+    The shipped model stores int8 weights that the graph optimiser folds back to float32 at load,
+    so inference is float32. Side by side on 2 shared cores, the lower optimisation levels and
+    one intra-op thread were never clearly faster (one thread won only under heavy contention);
+    quantising activations too (dynamic int8) ran 1.2x faster but moved vectors to a mean cosine
+    of 0.96 from these, too far to keep stored vectors comparable.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    options.inter_op_num_threads = 1
+    # Idle threads sleep instead of spinning: on a shared machine spinning costs more than it
+    # saves (about a third of the throughput when cores are contended).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return options
 
 
 def _runtime() -> _MiniLMRuntime:
@@ -186,18 +222,12 @@ def _runtime() -> _MiniLMRuntime:
             model, vocab = _model_path(), _tokenizer_path()
             try:
                 tokenizer = Tokenizer.from_file(str(vocab))
-                # The shipped tokenizer pads and cuts to 128; batches are padded here instead.
+                # The shipped tokenizer pads and cuts to 128: texts are cut into windows and
+                # batches are padded here instead.
                 tokenizer.no_padding()
-                tokenizer.enable_truncation(max_length=MAX_WORD_PIECES)
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = os.cpu_count() or 1
-                options.inter_op_num_threads = 1
-                # Idle threads sleep instead of spinning: on a shared machine spinning costs more
-                # than it saves (about a third of the throughput when cores are contended).
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                options.log_severity_level = 3
+                tokenizer.no_truncation()
                 session = ort.InferenceSession(
-                    str(model), sess_options=options, providers=["CPUExecutionProvider"]
+                    str(model), sess_options=_session_options(), providers=["CPUExecutionProvider"]
                 )
             except Exception as exc:
                 raise EmbeddingError(f"cannot load the MiniLM model {model}: {exc}") from exc
@@ -205,60 +235,232 @@ def _runtime() -> _MiniLMRuntime:
     return _RUNTIME
 
 
+def _plan_windows(word_starts: Sequence[bool], width: int) -> list[tuple[int, int]]:
+    """Cut ``len(word_starts)`` word pieces into contiguous windows of at most ``width`` pieces.
+
+    Windows do not overlap, are about equal in length (a 260-piece text gives two of 130, not
+    254 + 6, so no window is a scrap without context), as few as the width allows, and each cut
+    moves back to the start of a word when one lies within a quarter window and the rest still
+    fits. ``word_starts[i]`` says piece ``i`` begins a word. Returns half-open ``(start, end)``
+    ranges; an empty text is one empty window.
+    """
+    if width < 1:
+        raise InvalidInputError(f"width must be a positive integer, not {width!r}")
+    n = len(word_starts)
+    windows: list[tuple[int, int]] = []
+    start = 0
+    while n - start > width:
+        left = -(-(n - start) // width)  # windows still needed, rounded up
+        cut = start + -(-(n - start) // left)
+        floor = max(start + 1, cut - width // 4, n - (left - 1) * width)  # never one more window
+        word_cut = next((i for i in range(cut, floor - 1, -1) if word_starts[i]), cut)
+        windows.append((start, word_cut))
+        start = word_cut
+    windows.append((start, n))
+    return windows
+
+
+def _plan_batches(
+    lengths: Sequence[int], max_pieces: int, max_rows: int, run_cost: int = RUN_COST_PIECES
+) -> list[list[int]]:
+    """Group rows into batches of alike lengths at the least cost, where a batch costs
+    ``run_cost`` plus its padded size (rows x longest row), within ``max_pieces`` padded pieces
+    and ``max_rows`` rows (a row longer than ``max_pieces`` gets a batch of its own).
+
+    Over rows sorted by length the best split is a shortest path (each batch is a run of
+    neighbours), found exactly by dynamic programming. Returns row indices per batch, shortest
+    batch first.
+    """
+    if max_pieces < 1 or max_rows < 1:
+        raise InvalidInputError(
+            f"max_pieces and max_rows must be positive, not {max_pieces!r}, {max_rows!r}"
+        )
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    best = np.zeros(len(order) + 1)  # best[j]: least cost of the j shortest rows
+    first = np.zeros(len(order) + 1, dtype=np.int64)  # where the last batch of best[j] starts
+    for end in range(1, len(order) + 1):
+        width = lengths[order[end - 1]]
+        most = max(1, min(max_rows, max_pieces // width, end))
+        starts = np.arange(end - most, end)
+        costs = best[starts] + run_cost + (end - starts) * width
+        pick = int(np.argmin(costs))
+        best[end], first[end] = costs[pick], starts[pick]
+    batches: list[list[int]] = []
+    end = len(order)
+    while end > 0:
+        start = int(first[end])
+        batches.append(order[start:end])
+        end = start
+    return batches[::-1]
+
+
+@dataclass(frozen=True)
+class EncoderStats:
+    """What an embedder's encoder has done since it was made: totals, subtractable.
+
+    ``pieces`` counts the word pieces the model ran over ([CLS] and [SEP] of each window
+    included, padding not); ``padded_pieces`` adds the padding. ``inference_s`` is the time
+    inside the ONNX session only; ``embed_s`` the whole time inside ``embed``.
+    """
+
+    calls: int = 0
+    texts: int = 0
+    encoded: int = 0
+    windows: int = 0
+    batches: int = 0
+    pieces: int = 0
+    padded_pieces: int = 0
+    inference_s: float = 0.0
+    embed_s: float = 0.0
+
+    def __add__(self, other: EncoderStats) -> EncoderStats:
+        return EncoderStats(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    def __sub__(self, other: EncoderStats) -> EncoderStats:
+        return EncoderStats(*(a - b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    @property
+    def inference_pieces_per_s(self) -> float:
+        """Real word pieces per second of pure inference (0.0 before any inference)."""
+        return self.pieces / self.inference_s if self.inference_s > 0 else 0.0
+
+    @property
+    def embed_pieces_per_s(self) -> float:
+        """Real word pieces per second of ``embed`` calls, tokenising and pooling included."""
+        return self.pieces / self.embed_s if self.embed_s > 0 else 0.0
+
+
+class _Windows:
+    """The model inputs of some distinct texts: one row per window, each wrapped in [CLS] [SEP]."""
+
+    def __init__(self, rt: _MiniLMRuntime, texts: Sequence[str], width: int) -> None:
+        self.rows: list[list[int]] = []
+        self.owner: list[int] = []
+        content = width - 2
+        for i, enc in enumerate(rt.tokenizer.encode_batch(list(texts))):
+            ids = enc.ids[1:-1]
+            if len(ids) <= content:
+                spans = [(0, len(ids))]
+            else:
+                words = enc.word_ids[1:-1]
+                starts = [j == 0 or words[j] != words[j - 1] for j in range(len(ids))]
+                spans = _plan_windows(starts, content)
+            for start, end in spans:
+                self.rows.append([rt.cls_id, *ids[start:end], rt.sep_id])
+                self.owner.append(i)
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 (int8 ONNX): mean pooling over the attention mask, then L2 norm.
 
-    Texts are sorted by length and batched so short texts are not padded to the longest one;
-    the output keeps the input order. The model loads on first use.
+    One call encodes each distinct text once. A text longer than the model's 256-piece window is
+    cut into non-overlapping windows and its vector is the mean over the word pieces of all its
+    windows (each window's mean weighted by its length), so its tail counts as much as its head;
+    texts that fit one window embed as the model alone would. Windows are sorted by length and
+    batched under a budget of padded word pieces, since every padded piece costs the model as
+    much as a real one. The output keeps the input order. The model loads on first use.
     """
 
     name = "all-minilm-l6-v2-int8"
     dim = MINILM_DIM
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 64, *, batch_pieces: int = DEFAULT_BATCH_PIECES) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError(f"batch_size must be a positive integer, not {batch_size!r}")
+        if not isinstance(batch_pieces, int) or batch_pieces < MAX_WORD_PIECES:
+            raise InvalidInputError(
+                f"batch_pieces must be an integer >= {MAX_WORD_PIECES}, not {batch_pieces!r}"
+            )
         self.batch_size = batch_size
+        self.batch_pieces = batch_pieces
+        self._stats = EncoderStats()
+        self._stats_lock = threading.Lock()
 
     def load(self) -> None:
         """Load the model now rather than on the first call (raises EmbeddingError if missing)."""
         _runtime()
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def stats(self) -> EncoderStats:
+        """Totals since this embedder was made; subtract two readings to measure a stretch."""
+        with self._stats_lock:
+            return self._stats
+
+    def count_pieces(self, texts: Sequence[str]) -> int:
+        """Word pieces the model runs over to embed each of ``texts`` on its own, no padding.
+
+        Every window counts its [CLS] and [SEP]; a text given twice counts twice.
+        """
         items = _check_texts(texts)
-        out = np.zeros((len(items), self.dim), dtype=np.float32)
         if not items:
-            return out
+            return 0
+        return sum(len(row) for row in _Windows(_runtime(), items, MAX_WORD_PIECES).rows)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        started = time.perf_counter()
+        items = _check_texts(texts)
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        distinct = list(dict.fromkeys(items))
         rt = _runtime()
-        encodings = rt.tokenizer.encode_batch(items)
-        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(items))
-        order = np.argsort(lengths, kind="stable")
-        for start in range(0, len(items), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            width = int(lengths[rows].max())
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            types = np.zeros((len(rows), width), dtype=np.int64)
-            for j, row in enumerate(rows):
-                enc = encodings[int(row)]
-                n = len(enc.ids)
-                ids[j, :n] = enc.ids
-                mask[j, :n] = enc.attention_mask
-                types[j, :n] = enc.type_ids
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            try:
-                (hidden,) = rt.session.run(
-                    ["last_hidden_state"], {k: v for k, v in feeds.items() if k in rt.input_names}
-                )
-            except Exception as exc:
-                raise EmbeddingError(f"MiniLM inference failed: {exc}") from exc
-            weights = mask[:, :, None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-            out[rows] = pooled
-        return l2_normalize(out)
+        windows = _Windows(rt, distinct, MAX_WORD_PIECES)
+        sums = np.zeros((len(distinct), self.dim), dtype=np.float32)
+        counts = np.zeros(len(distinct), dtype=np.float32)
+        lengths = [len(row) for row in windows.rows]
+        batches = _plan_batches(lengths, self.batch_pieces, self.batch_size)
+        inference_s = 0.0
+        for batch in batches:
+            inference_s += self._run_batch(rt, windows, batch, sums, counts)
+        pooled = l2_normalize(sums / counts[:, None])
+        where = {text: i for i, text in enumerate(distinct)}
+        out = pooled[[where[text] for text in items]]
+        done = EncoderStats(
+            calls=1,
+            texts=len(items),
+            encoded=len(distinct),
+            windows=len(lengths),
+            batches=len(batches),
+            pieces=sum(lengths),
+            padded_pieces=sum(len(b) * max(lengths[r] for r in b) for b in batches),
+            inference_s=inference_s,
+            embed_s=time.perf_counter() - started,
+        )
+        with self._stats_lock:
+            self._stats = self._stats + done
+        return out
+
+    def _run_batch(
+        self,
+        rt: _MiniLMRuntime,
+        windows: _Windows,
+        batch: Sequence[int],
+        sums: np.ndarray,
+        counts: np.ndarray,
+    ) -> float:
+        """Encode one padded batch of windows, adding each window's piece sum and count to its
+        text's; returns the seconds spent in the ONNX session."""
+        width = max(len(windows.rows[r]) for r in batch)
+        ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for j, row in enumerate(batch):
+            ids[j, : len(windows.rows[row])] = windows.rows[row]
+            mask[j, : len(windows.rows[row])] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        started = time.perf_counter()
+        try:
+            (hidden,) = rt.session.run(
+                ["last_hidden_state"], {k: v for k, v in feeds.items() if k in rt.input_names}
+            )
+        except Exception as exc:
+            raise EmbeddingError(f"MiniLM inference failed: {exc}") from exc
+        elapsed = time.perf_counter() - started
+        weights = mask[:, :, None].astype(np.float32)
+        owners = np.asarray([windows.owner[r] for r in batch])
+        np.add.at(sums, owners, (hidden * weights).sum(axis=1))
+        np.add.at(counts, owners, weights.sum(axis=(1, 2)))
+        return elapsed
 
     def __repr__(self) -> str:
-        return f"MiniLMEmbedder(batch_size={self.batch_size})"
+        return f"MiniLMEmbedder(batch_size={self.batch_size}, batch_pieces={self.batch_pieces})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -359,11 +561,12 @@ def embedder_from_spec(
     api_key: str | None = None,
     dim: int | None = None,
     batch_size: int = 64,
+    batch_pieces: int = DEFAULT_BATCH_PIECES,
 ) -> Embedder:
     """Build an embedder from its spec: ``minilm``, ``fake`` (or ``hashing-<dim>``), or
     ``litellm:<provider/model>``. An embedder's ``name`` is itself a valid spec."""
     if spec in ("minilm", MiniLMEmbedder.name):
-        return MiniLMEmbedder(batch_size=batch_size)
+        return MiniLMEmbedder(batch_size=batch_size, batch_pieces=batch_pieces)
     if spec == "fake":
         return HashingEmbedder(dim or MINILM_DIM)
     if spec.startswith("hashing-") and spec[len("hashing-") :].isdigit():
@@ -388,4 +591,5 @@ def embedder_from_settings(settings: Settings) -> Embedder:
         api_base=settings.llm_api_base,
         api_key=settings.llm_api_key,
         batch_size=settings.embed_batch_size,
+        batch_pieces=settings.embed_batch_pieces,
     )

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     """``minilm`` (local int8 ONNX, the default), ``fake`` (tests) or ``litellm:<provider/model>``.
     """
     embed_batch_size: int = Field(default=64, ge=1, le=4096)
+    """Texts per embedding request (litellm); the most windows in one local MiniLM run."""
+    embed_batch_pieces: int = Field(default=1024, ge=256, le=1 << 20)
+    """Padded word pieces in one local MiniLM run: the batch budget that keeps padding small."""
     llm_model: str | None = None
     """A litellm ``provider/model`` string; unset means the deterministic agents."""
     llm_api_base: str | None = None
