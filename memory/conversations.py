@@ -89,20 +89,31 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def read_json(path: Path, kind: str) -> Any:
-    """Parse ``path`` as JSON, with errors that name the file and what is wrong."""
-    if not path.is_file():
-        raise InvalidInputError(f"missing file: {path}")
+    """Parse ``path`` as JSON (UTF-8, with or without a byte-order mark), with errors that name
+    the file and what is wrong."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInputError(f"missing file: {path}") from None
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {kind} file {path}: {exc.strerror or exc}") from None
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise InvalidInputError(
-            f"not a {kind} file: {path}: not UTF-8 text ({exc.reason})"
-        ) from exc
+            f"not a {kind} file: {path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
             f"not a {kind} file: {path}: invalid JSON at line {exc.lineno} column {exc.colno}: "
             f"{exc.msg}"
-        ) from exc
+        ) from None
+    except RecursionError:
+        raise InvalidInputError(f"not a {kind} file: {path}: JSON nested too deeply") from None
+    except ValueError:  # the one other ValueError of json.loads: Python's digit limit
+        raise InvalidInputError(
+            f"not a {kind} file: {path}: a number in it has too many digits to read"
+        ) from None
 
 
 def clean_text(value: Any) -> str:
@@ -161,7 +172,8 @@ def _first_error(exc: ValidationError | InvalidInputError) -> str:
     if isinstance(exc, ValidationError):
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        return f"{loc}: {err['msg']}" if loc else str(err["msg"])
+        msg = str(err["msg"]).removeprefix("Value error, ")  # our validators' own messages
+        return f"{loc}: {msg}" if loc else msg
     return str(exc)
 
 
@@ -221,9 +233,12 @@ def _native_turn(
         raise MalformedConversation(
             f"{where}: speaker {speaker!r} is not in 'speakers' {list(speakers)}"
         )
+    turn_id = _text_field(raw, "id", where, required=False)
+    if turn_id is None and raw.get("id") is not None:
+        raise MalformedConversation(f"{where}: 'id' is empty")
     return _turn(
         where,
-        id=_text_field(raw, "id", where, required=False) or f"{session_id}:{n}",
+        id=turn_id or f"{session_id}:{n}",
         session_id=session_id,
         speaker=speaker or "",
         text=_text_field(raw, "text", where) or "",
@@ -277,19 +292,32 @@ def _check_unique_turns(sessions: Sequence[SessionTurns], conversation_id: str) 
 
 # -- LoCoMo --------------------------------------------------------------------------------------
 
-_LOCOMO_SESSION = re.compile(r"^session_(\d+)$")
+_LOCOMO_SESSION = re.compile(r"session_([0-9]+)")
 _LOCOMO_DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%d %B, %Y", "%d %B %Y")
 
 
-def _locomo_date(value: Any) -> datetime | None:
-    """A session date such as "1:56 pm on 8 May, 2023", in UTC; None when it does not parse."""
-    text = clean_text(value)
+def _locomo_text(value: Any, key: str, where: str) -> str:
+    """A LoCoMo field as text: a string or a number, never a list, an object or a boolean."""
+    if value is None or isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return clean_text(value)
+    raise MalformedConversation(f"{where}: {key!r} is a {type(value).__name__}, not a string")
+
+
+def _locomo_date(value: Any, where: str) -> datetime | None:
+    """A session date such as "1:56 pm on 8 May, 2023", in UTC; None when there is none."""
+    text = _locomo_text(value, "date_time", where)
+    if not text:
+        return None
     for fmt in _LOCOMO_DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).replace(tzinfo=UTC)
         except ValueError:
             continue
-    return None
+    raise MalformedConversation(
+        f"{where}: date {text!r} is not like '1:56 pm on 8 May, 2023' or '8 May, 2023'"
+    )
 
 
 def _locomo_turn(
@@ -303,42 +331,64 @@ def _locomo_turn(
         raise MalformedConversation(f"{where} lacks {', '.join(missing)}")
     return _turn(
         where,
-        id=clean_text(raw["dia_id"]),
+        id=_locomo_text(raw["dia_id"], "dia_id", where),
         session_id=session_id,
-        speaker=clean_text(raw["speaker"]),
-        text=clean_text(raw["text"]),
+        speaker=_locomo_text(raw["speaker"], "speaker", where),
+        text=_locomo_text(raw["text"], "text", where),
         session_time=when,
-        image_caption=clean_text(raw.get("blip_caption")) or None,
+        image_caption=_locomo_text(raw.get("blip_caption"), "blip_caption", where) or None,
         index=index,
     )
+
+
+def _locomo_sessions(sample_id: str, conv: dict[str, Any]) -> list[tuple[int, list[Any]]]:
+    """The ``session_<n>`` lists of a conversation by number; a number given twice, or a session
+    that is not a list, is an error."""
+    numbered: dict[int, list[Any]] = {}
+    for key, value in conv.items():
+        if not (m := _LOCOMO_SESSION.fullmatch(key)):
+            continue
+        if not isinstance(value, list):
+            raise MalformedConversation(
+                f"conversation {sample_id}: {key!r} is a {type(value).__name__}, not a list of "
+                "turns"
+            )
+        if int(m.group(1)) in numbered:
+            raise MalformedConversation(
+                f"conversation {sample_id}: {key!r} repeats session number {int(m.group(1))}"
+            )
+        numbered[int(m.group(1))] = value
+    if not numbered:
+        raise MalformedConversation(f"conversation {sample_id} has no session_<n> list of turns")
+    return sorted(numbered.items(), key=lambda item: item[0])
 
 
 def locomo_conversation(sample_id: str, conv: dict[str, Any]) -> ConversationSessions:
     """The sessions of one LoCoMo ``conversation`` object, in session-number order.
 
     Reads ``speaker_a`` / ``speaker_b``, ``session_<n>`` and ``session_<n>_date_time`` only; a
-    session without turns is left out, and a date that does not parse leaves its turns undated.
+    session without turns is left out, and a session without a date leaves its turns undated.
     Raises :class:`MalformedConversation` naming the conversation, session and turn.
     """
-    numbered = sorted(
-        (int(m.group(1)), value)
-        for key, value in conv.items()
-        if (m := _LOCOMO_SESSION.match(key)) and isinstance(value, list)
-    )
-    if not numbered:
-        raise MalformedConversation(f"conversation {sample_id} has no session_<n> list of turns")
     sessions: list[SessionTurns] = []
-    for number, raw_turns in numbered:
+    for number, raw_turns in _locomo_sessions(sample_id, conv):
         session_id = f"session_{number}"
-        when = _locomo_date(conv.get(f"{session_id}_date_time"))
+        where = f"conversation {sample_id} {session_id}"
+        when = _locomo_date(conv.get(f"{session_id}_date_time"), where)
         turns = tuple(
             _locomo_turn(raw, sample_id, session_id, when, index)
             for index, raw in enumerate(raw_turns)
         )
         if turns:
             sessions.append(SessionTurns(session_id=session_id, date=when, turns=turns))
+    if not sessions:
+        raise MalformedConversation(f"conversation {sample_id} has no turns")
     _check_unique_turns(sessions, sample_id)
-    speakers = [clean_text(conv[k]) for k in ("speaker_a", "speaker_b") if conv.get(k)]
+    speakers = [
+        _locomo_text(conv[k], k, f"conversation {sample_id}")
+        for k in ("speaker_a", "speaker_b")
+        if conv.get(k)
+    ]
     for turn in (t for s in sessions for t in s.turns):
         if turn.speaker not in speakers:
             speakers.append(turn.speaker)
@@ -348,7 +398,7 @@ def locomo_conversation(sample_id: str, conv: dict[str, Any]) -> ConversationSes
 def _locomo_file(data: list[dict[str, Any]]) -> list[ConversationSessions]:
     conversations: list[ConversationSessions] = []
     for index, item in enumerate(data):
-        sample_id = clean_text(item.get("sample_id"))
+        sample_id = _locomo_text(item.get("sample_id"), "sample_id", f"element {index}")
         if not sample_id:
             raise MalformedConversation(f"element {index} lacks sample_id")
         conv = item["conversation"]
