@@ -155,8 +155,11 @@ def select_conversations(
         return list(conversations)
     chosen = [c for c in conversations if c.conversation_id == conversation_id]
     if not chosen:
-        names = ", ".join(c.conversation_id for c in conversations)
-        raise InvalidInputError(f"no conversation {conversation_id!r} in the file; it has: {names}")
+        names = ", ".join(_label(c.conversation_id) for c in conversations)
+        names = names if len(names) <= 200 else names[:199] + "…"
+        raise InvalidInputError(
+            f"no conversation {_show(conversation_id)} in the file; it has: {names}"
+        )
     return chosen
 
 
@@ -166,6 +169,18 @@ def _turn(where: str, **fields: Any) -> Turn:
         return Turn(**fields)
     except (ValidationError, InvalidInputError) as exc:
         raise MalformedConversation(f"{where}: {_first_error(exc)}") from None
+
+
+def _label(value: str) -> str:
+    """An id as it reads in a message: as it is when short and printable, else quoted (so a
+    newline in it cannot break the one-line error)."""
+    return value if value.isprintable() and len(value) <= 80 else _show(value)
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    """A value quoted for a message, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _first_error(exc: ValidationError | InvalidInputError) -> str:
@@ -198,7 +213,7 @@ def _date(value: str, where: str) -> datetime:
         return datetime.fromisoformat(value)
     except ValueError:
         raise MalformedConversation(
-            f"{where}: date {value!r} is not ISO 8601 (e.g. 2023-05-08T13:56:00)"
+            f"{where}: date {_show(value)} is not ISO 8601 (e.g. 2023-05-08T13:56:00)"
         ) from None
 
 
@@ -225,13 +240,13 @@ def _speakers(data: dict[str, Any]) -> tuple[str, ...]:
 def _native_turn(
     raw: Any, session_id: str, n: int, when: datetime, speakers: Sequence[str]
 ) -> Turn:
-    where = f"session {session_id} turn {n}"
+    where = f"session {_label(session_id)} turn {n}"
     if not isinstance(raw, dict):
         raise MalformedConversation(f"{where} is a {type(raw).__name__}, not an object")
     speaker = _text_field(raw, "speaker", where)
     if speakers and speaker not in speakers:
         raise MalformedConversation(
-            f"{where}: speaker {speaker!r} is not in 'speakers' {list(speakers)}"
+            f"{where}: speaker {_show(speaker)} is not in 'speakers' {_show(list(speakers), 200)}"
         )
     turn_id = _text_field(raw, "id", where, required=False)
     if turn_id is None and raw.get("id") is not None:
@@ -252,7 +267,7 @@ def _native_session(raw: Any, index: int, speakers: Sequence[str]) -> SessionTur
     if not isinstance(raw, dict):
         raise MalformedConversation(f"sessions[{index}] is a {type(raw).__name__}, not an object")
     session_id = _text_field(raw, "session_id", f"sessions[{index}]") or ""
-    where = f"session {session_id}"
+    where = f"session {_label(session_id)}"
     when = _date(_text_field(raw, "date", where) or "", where)
     turns = [
         _native_turn(t, session_id, n, when, speakers)
@@ -271,7 +286,7 @@ def _native(data: dict[str, Any]) -> ConversationSessions:
     seen_sessions: set[str] = set()
     for session in sessions:
         if session.session_id in seen_sessions:
-            raise MalformedConversation(f"two sessions are named {session.session_id!r}")
+            raise MalformedConversation(f"two sessions are named {_show(session.session_id)}")
         seen_sessions.add(session.session_id)
     _check_unique_turns(sessions, "")
     ordered = sorted(sessions, key=lambda s: s.date or _EPOCH)
@@ -284,9 +299,10 @@ def _check_unique_turns(sessions: Sequence[SessionTurns], conversation_id: str) 
         if turn.id in seen:
             if conversation_id:
                 raise MalformedConversation(
-                    f"conversation {conversation_id} has two turns with id {turn.id}"
+                    f"conversation {_label(conversation_id)} has two turns with id "
+                    f"{_label(turn.id)}"
                 )
-            raise MalformedConversation(f"two turns have the id {turn.id!r}")
+            raise MalformedConversation(f"two turns have the id {_show(turn.id)}")
         seen.add(turn.id)
 
 
@@ -316,14 +332,14 @@ def _locomo_date(value: Any, where: str) -> datetime | None:
         except ValueError:
             continue
     raise MalformedConversation(
-        f"{where}: date {text!r} is not like '1:56 pm on 8 May, 2023' or '8 May, 2023'"
+        f"{where}: date {_show(text)} is not like '1:56 pm on 8 May, 2023' or '8 May, 2023'"
     )
 
 
 def _locomo_turn(
     raw: Any, sample_id: str, session_id: str, when: datetime | None, index: int
 ) -> Turn:
-    where = f"conversation {sample_id} {session_id} turn {index}"
+    where = f"conversation {_label(sample_id)} {session_id} turn {index}"
     if not isinstance(raw, dict):
         raise MalformedConversation(f"{where} is a {type(raw).__name__}, not an object")
     missing = [k for k in ("dia_id", "speaker", "text") if k not in raw]
@@ -350,16 +366,19 @@ def _locomo_sessions(sample_id: str, conv: dict[str, Any]) -> list[tuple[int, li
             continue
         if not isinstance(value, list):
             raise MalformedConversation(
-                f"conversation {sample_id}: {key!r} is a {type(value).__name__}, not a list of "
-                "turns"
+                f"conversation {_label(sample_id)}: {_show(key)} is a {type(value).__name__}, "
+                "not a list of turns"
             )
         if int(m.group(1)) in numbered:
             raise MalformedConversation(
-                f"conversation {sample_id}: {key!r} repeats session number {int(m.group(1))}"
+                f"conversation {_label(sample_id)}: {_show(key)} repeats session number "
+                f"{int(m.group(1))}"
             )
         numbered[int(m.group(1))] = value
     if not numbered:
-        raise MalformedConversation(f"conversation {sample_id} has no session_<n> list of turns")
+        raise MalformedConversation(
+            f"conversation {_label(sample_id)} has no session_<n> list of turns"
+        )
     return sorted(numbered.items(), key=lambda item: item[0])
 
 
@@ -373,7 +392,7 @@ def locomo_conversation(sample_id: str, conv: dict[str, Any]) -> ConversationSes
     sessions: list[SessionTurns] = []
     for number, raw_turns in _locomo_sessions(sample_id, conv):
         session_id = f"session_{number}"
-        where = f"conversation {sample_id} {session_id}"
+        where = f"conversation {_label(sample_id)} {session_id}"
         when = _locomo_date(conv.get(f"{session_id}_date_time"), where)
         turns = tuple(
             _locomo_turn(raw, sample_id, session_id, when, index)
@@ -382,10 +401,10 @@ def locomo_conversation(sample_id: str, conv: dict[str, Any]) -> ConversationSes
         if turns:
             sessions.append(SessionTurns(session_id=session_id, date=when, turns=turns))
     if not sessions:
-        raise MalformedConversation(f"conversation {sample_id} has no turns")
+        raise MalformedConversation(f"conversation {_label(sample_id)} has no turns")
     _check_unique_turns(sessions, sample_id)
     speakers = [
-        _locomo_text(conv[k], k, f"conversation {sample_id}")
+        _locomo_text(conv[k], k, f"conversation {_label(sample_id)}")
         for k in ("speaker_a", "speaker_b")
         if conv.get(k)
     ]
@@ -404,9 +423,9 @@ def _locomo_file(data: list[dict[str, Any]]) -> list[ConversationSessions]:
         conv = item["conversation"]
         if not isinstance(conv, dict):
             raise MalformedConversation(
-                f"conversation {sample_id}: 'conversation' is not an object"
+                f"conversation {_label(sample_id)}: 'conversation' is not an object"
             )
         if any(c.conversation_id == sample_id for c in conversations):
-            raise MalformedConversation(f"two conversations are named {sample_id}")
+            raise MalformedConversation(f"two conversations are named {_label(sample_id)}")
         conversations.append(locomo_conversation(sample_id, conv))
     return conversations

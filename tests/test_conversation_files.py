@@ -122,6 +122,20 @@ def test_malformed_files_raise_naming_file_and_problem(
     assert message in str(info.value)
 
 
+def test_odd_ids_are_quoted_so_the_error_stays_on_one_line(tmp_path: Path) -> None:
+    data = _minimal()
+    data["sessions"][0].update(session_id="two\nlines", date=None)
+    with pytest.raises(InvalidInputError) as info:
+        load_conversation_file(_write(tmp_path, data))
+    assert "session 'two\\nlines' lacks 'date'" in str(info.value)
+    item = _locomo_item("conv\ta")
+    item["conversation"]["session_1"][0]["text"] = [1]
+    with pytest.raises(InvalidInputError) as info:
+        load_conversation_file(_write(tmp_path, [item]))
+    assert "conversation 'conv\\ta' session_1 turn 0: 'text' is a list" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
 def test_missing_file_and_bad_json(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="missing file"):
         load_conversation_file(tmp_path / "nope.json")
