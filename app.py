@@ -130,7 +130,7 @@ def ingest_command(
 @app.command()
 def recall(
     ctx: typer.Context,
-    question: str = typer.Argument(..., help="The question to find evidence for."),
+    question: str = opt.QUESTION,
     user: str = opt.USER,
     agent: str = opt.AGENT,
     budget: int = typer.Option(1000, min=1, help="Token budget of the packed evidence."),

@@ -231,12 +231,22 @@ def test_reflect_shows_proposals_decisions_and_run(ingested: Any, env: dict[str,
         (["ingest", "{missing}", "--user", "sam"], "missing file: {missing}"),
         (["ablation", "--data", "{missing}", "--out", "{out}"], "missing file: {missing}"),
         (["bench", "graph", "--data", "{missing}", "--n", "10"], "missing file: {missing}"),
+        (["recall", " ", "--user", "sam"], "question is empty"),
+        (
+            ["--data-dir", "{file}/data", "recall", "q", "--user", "sam"],
+            "cannot create data folder",
+        ),
     ],
 )
 def test_project_errors_from_any_command_are_one_red_line_and_status_1(
     cli: Any, tmp_path: Path, args: list[str], message: str
 ) -> None:
-    paths = {"missing": str(tmp_path / "missing.json"), "out": str(tmp_path / "out")}
+    (tmp_path / "file").write_text("not a folder")
+    paths = {
+        "missing": str(tmp_path / "missing.json"),
+        "out": str(tmp_path / "out"),
+        "file": str(tmp_path / "file"),
+    }
     result = cli(*[a.format(**paths) for a in args], code=1)
     errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and message.format(**paths) in errors[0], result.output
