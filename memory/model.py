@@ -233,7 +233,8 @@ class MemoryUnit(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    id: str
+    id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    """Derived from content (:func:`unit_id`); the stores cannot find a unit by an empty id."""
     namespace: Namespace
     granularity: Granularity
     kind: UnitKind = UnitKind.EVIDENCE
