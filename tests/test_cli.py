@@ -234,6 +234,7 @@ def test_reflect_shows_proposals_decisions_and_run(ingested: Any, env: dict[str,
         (["import", "{missing}", "--user", "sam"], "missing file: {missing}"),
         (["export", "--user", "not a user"], "invalid namespace part 'not a user'"),
         (["recall", " ", "--user", "sam"], "question is empty"),
+        (["ingest", str(SAMPLE), "--user", ""], "invalid namespace part ''"),
         (
             ["--data-dir", "{file}/data", "recall", "q", "--user", "sam"],
             "cannot create data folder",
