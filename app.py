@@ -8,20 +8,22 @@ from pathlib import Path
 
 import typer
 
-from graphs.cli import chat, demo, forget, ingest, reflect, render, traces
+from graphs.cli import backup, chat, demo, forget, ingest, reflect, render, traces
 from graphs.cli import options as opt
 from graphs.cli.engine import engine_for, namespace
 from graphs.cli.errors import HandledGroup
 
 HELP = (
-    "Hypermnesia command line: ingest, recall, chat, forget, history, reflect, traces, demo, "
-    "bench, eval."
+    "Hypermnesia command line: ingest, recall, chat, forget, history, reflect, traces, export, "
+    "import, demo, bench, eval."
 )
 app = typer.Typer(cls=HandledGroup, no_args_is_help=True, add_completion=False, help=HELP)
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures side by side.")
 app.add_typer(bench_app, name="bench")
 traces_app = typer.Typer(no_args_is_help=True, help="Inspect the recorded graph runs.")
 app.add_typer(traces_app, name="traces")
+app.command("export")(backup.export_command)
+app.command("import")(backup.import_command)
 
 DEMO_FILE = Path(__file__).resolve().parent / "evals" / "samples" / "demo_conversation.json"
 
@@ -130,7 +132,7 @@ def ingest_command(
 @app.command()
 def recall(
     ctx: typer.Context,
-    question: str = typer.Argument(..., help="The question to find evidence for."),
+    question: str = opt.QUESTION,
     user: str = opt.USER,
     agent: str = opt.AGENT,
     budget: int = typer.Option(1000, min=1, help="Token budget of the packed evidence."),

@@ -89,20 +89,31 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def read_json(path: Path, kind: str) -> Any:
-    """Parse ``path`` as JSON, with errors that name the file and what is wrong."""
-    if not path.is_file():
-        raise InvalidInputError(f"missing file: {path}")
+    """Parse ``path`` as JSON (UTF-8, with or without a byte-order mark), with errors that name
+    the file and what is wrong."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInputError(f"missing file: {path}") from None
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {kind} file {path}: {exc.strerror or exc}") from None
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise InvalidInputError(
-            f"not a {kind} file: {path}: not UTF-8 text ({exc.reason})"
-        ) from exc
+            f"not a {kind} file: {path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
             f"not a {kind} file: {path}: invalid JSON at line {exc.lineno} column {exc.colno}: "
             f"{exc.msg}"
-        ) from exc
+        ) from None
+    except RecursionError:
+        raise InvalidInputError(f"not a {kind} file: {path}: JSON nested too deeply") from None
+    except ValueError:  # the one other ValueError of json.loads: Python's digit limit
+        raise InvalidInputError(
+            f"not a {kind} file: {path}: a number in it has too many digits to read"
+        ) from None
 
 
 def clean_text(value: Any) -> str:
@@ -144,8 +155,11 @@ def select_conversations(
         return list(conversations)
     chosen = [c for c in conversations if c.conversation_id == conversation_id]
     if not chosen:
-        names = ", ".join(c.conversation_id for c in conversations)
-        raise InvalidInputError(f"no conversation {conversation_id!r} in the file; it has: {names}")
+        names = ", ".join(_label(c.conversation_id) for c in conversations)
+        names = names if len(names) <= 200 else names[:199] + "…"
+        raise InvalidInputError(
+            f"no conversation {_show(conversation_id)} in the file; it has: {names}"
+        )
     return chosen
 
 
@@ -157,11 +171,24 @@ def _turn(where: str, **fields: Any) -> Turn:
         raise MalformedConversation(f"{where}: {_first_error(exc)}") from None
 
 
+def _label(value: str) -> str:
+    """An id as it reads in a message: as it is when short and printable, else quoted (so a
+    newline in it cannot break the one-line error)."""
+    return value if value.isprintable() and len(value) <= 80 else _show(value)
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    """A value quoted for a message, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _first_error(exc: ValidationError | InvalidInputError) -> str:
     if isinstance(exc, ValidationError):
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        return f"{loc}: {err['msg']}" if loc else str(err["msg"])
+        msg = str(err["msg"]).removeprefix("Value error, ")  # our validators' own messages
+        return f"{loc}: {msg}" if loc else msg
     return str(exc)
 
 
@@ -186,7 +213,7 @@ def _date(value: str, where: str) -> datetime:
         return datetime.fromisoformat(value)
     except ValueError:
         raise MalformedConversation(
-            f"{where}: date {value!r} is not ISO 8601 (e.g. 2023-05-08T13:56:00)"
+            f"{where}: date {_show(value)} is not ISO 8601 (e.g. 2023-05-08T13:56:00)"
         ) from None
 
 
@@ -213,17 +240,20 @@ def _speakers(data: dict[str, Any]) -> tuple[str, ...]:
 def _native_turn(
     raw: Any, session_id: str, n: int, when: datetime, speakers: Sequence[str]
 ) -> Turn:
-    where = f"session {session_id} turn {n}"
+    where = f"session {_label(session_id)} turn {n}"
     if not isinstance(raw, dict):
         raise MalformedConversation(f"{where} is a {type(raw).__name__}, not an object")
     speaker = _text_field(raw, "speaker", where)
     if speakers and speaker not in speakers:
         raise MalformedConversation(
-            f"{where}: speaker {speaker!r} is not in 'speakers' {list(speakers)}"
+            f"{where}: speaker {_show(speaker)} is not in 'speakers' {_show(list(speakers), 200)}"
         )
+    turn_id = _text_field(raw, "id", where, required=False)
+    if turn_id is None and raw.get("id") is not None:
+        raise MalformedConversation(f"{where}: 'id' is empty")
     return _turn(
         where,
-        id=_text_field(raw, "id", where, required=False) or f"{session_id}:{n}",
+        id=turn_id or f"{session_id}:{n}",
         session_id=session_id,
         speaker=speaker or "",
         text=_text_field(raw, "text", where) or "",
@@ -237,7 +267,7 @@ def _native_session(raw: Any, index: int, speakers: Sequence[str]) -> SessionTur
     if not isinstance(raw, dict):
         raise MalformedConversation(f"sessions[{index}] is a {type(raw).__name__}, not an object")
     session_id = _text_field(raw, "session_id", f"sessions[{index}]") or ""
-    where = f"session {session_id}"
+    where = f"session {_label(session_id)}"
     when = _date(_text_field(raw, "date", where) or "", where)
     turns = [
         _native_turn(t, session_id, n, when, speakers)
@@ -256,7 +286,7 @@ def _native(data: dict[str, Any]) -> ConversationSessions:
     seen_sessions: set[str] = set()
     for session in sessions:
         if session.session_id in seen_sessions:
-            raise MalformedConversation(f"two sessions are named {session.session_id!r}")
+            raise MalformedConversation(f"two sessions are named {_show(session.session_id)}")
         seen_sessions.add(session.session_id)
     _check_unique_turns(sessions, "")
     ordered = sorted(sessions, key=lambda s: s.date or _EPOCH)
@@ -269,33 +299,47 @@ def _check_unique_turns(sessions: Sequence[SessionTurns], conversation_id: str) 
         if turn.id in seen:
             if conversation_id:
                 raise MalformedConversation(
-                    f"conversation {conversation_id} has two turns with id {turn.id}"
+                    f"conversation {_label(conversation_id)} has two turns with id "
+                    f"{_label(turn.id)}"
                 )
-            raise MalformedConversation(f"two turns have the id {turn.id!r}")
+            raise MalformedConversation(f"two turns have the id {_show(turn.id)}")
         seen.add(turn.id)
 
 
 # -- LoCoMo --------------------------------------------------------------------------------------
 
-_LOCOMO_SESSION = re.compile(r"^session_(\d+)$")
+_LOCOMO_SESSION = re.compile(r"session_([0-9]+)")
 _LOCOMO_DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%d %B, %Y", "%d %B %Y")
 
 
-def _locomo_date(value: Any) -> datetime | None:
-    """A session date such as "1:56 pm on 8 May, 2023", in UTC; None when it does not parse."""
-    text = clean_text(value)
+def _locomo_text(value: Any, key: str, where: str) -> str:
+    """A LoCoMo field as text: a string or a number, never a list, an object or a boolean."""
+    if value is None or isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return clean_text(value)
+    raise MalformedConversation(f"{where}: {key!r} is a {type(value).__name__}, not a string")
+
+
+def _locomo_date(value: Any, where: str) -> datetime | None:
+    """A session date such as "1:56 pm on 8 May, 2023", in UTC; None when there is none."""
+    text = _locomo_text(value, "date_time", where)
+    if not text:
+        return None
     for fmt in _LOCOMO_DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).replace(tzinfo=UTC)
         except ValueError:
             continue
-    return None
+    raise MalformedConversation(
+        f"{where}: date {_show(text)} is not like '1:56 pm on 8 May, 2023' or '8 May, 2023'"
+    )
 
 
 def _locomo_turn(
     raw: Any, sample_id: str, session_id: str, when: datetime | None, index: int
 ) -> Turn:
-    where = f"conversation {sample_id} {session_id} turn {index}"
+    where = f"conversation {_label(sample_id)} {session_id} turn {index}"
     if not isinstance(raw, dict):
         raise MalformedConversation(f"{where} is a {type(raw).__name__}, not an object")
     missing = [k for k in ("dia_id", "speaker", "text") if k not in raw]
@@ -303,42 +347,67 @@ def _locomo_turn(
         raise MalformedConversation(f"{where} lacks {', '.join(missing)}")
     return _turn(
         where,
-        id=clean_text(raw["dia_id"]),
+        id=_locomo_text(raw["dia_id"], "dia_id", where),
         session_id=session_id,
-        speaker=clean_text(raw["speaker"]),
-        text=clean_text(raw["text"]),
+        speaker=_locomo_text(raw["speaker"], "speaker", where),
+        text=_locomo_text(raw["text"], "text", where),
         session_time=when,
-        image_caption=clean_text(raw.get("blip_caption")) or None,
+        image_caption=_locomo_text(raw.get("blip_caption"), "blip_caption", where) or None,
         index=index,
     )
+
+
+def _locomo_sessions(sample_id: str, conv: dict[str, Any]) -> list[tuple[int, list[Any]]]:
+    """The ``session_<n>`` lists of a conversation by number; a number given twice, or a session
+    that is not a list, is an error."""
+    numbered: dict[int, list[Any]] = {}
+    for key, value in conv.items():
+        if not (m := _LOCOMO_SESSION.fullmatch(key)):
+            continue
+        if not isinstance(value, list):
+            raise MalformedConversation(
+                f"conversation {_label(sample_id)}: {_show(key)} is a {type(value).__name__}, "
+                "not a list of turns"
+            )
+        if int(m.group(1)) in numbered:
+            raise MalformedConversation(
+                f"conversation {_label(sample_id)}: {_show(key)} repeats session number "
+                f"{int(m.group(1))}"
+            )
+        numbered[int(m.group(1))] = value
+    if not numbered:
+        raise MalformedConversation(
+            f"conversation {_label(sample_id)} has no session_<n> list of turns"
+        )
+    return sorted(numbered.items(), key=lambda item: item[0])
 
 
 def locomo_conversation(sample_id: str, conv: dict[str, Any]) -> ConversationSessions:
     """The sessions of one LoCoMo ``conversation`` object, in session-number order.
 
     Reads ``speaker_a`` / ``speaker_b``, ``session_<n>`` and ``session_<n>_date_time`` only; a
-    session without turns is left out, and a date that does not parse leaves its turns undated.
+    session without turns is left out, and a session without a date leaves its turns undated.
     Raises :class:`MalformedConversation` naming the conversation, session and turn.
     """
-    numbered = sorted(
-        (int(m.group(1)), value)
-        for key, value in conv.items()
-        if (m := _LOCOMO_SESSION.match(key)) and isinstance(value, list)
-    )
-    if not numbered:
-        raise MalformedConversation(f"conversation {sample_id} has no session_<n> list of turns")
     sessions: list[SessionTurns] = []
-    for number, raw_turns in numbered:
+    for number, raw_turns in _locomo_sessions(sample_id, conv):
         session_id = f"session_{number}"
-        when = _locomo_date(conv.get(f"{session_id}_date_time"))
+        where = f"conversation {_label(sample_id)} {session_id}"
+        when = _locomo_date(conv.get(f"{session_id}_date_time"), where)
         turns = tuple(
             _locomo_turn(raw, sample_id, session_id, when, index)
             for index, raw in enumerate(raw_turns)
         )
         if turns:
             sessions.append(SessionTurns(session_id=session_id, date=when, turns=turns))
+    if not sessions:
+        raise MalformedConversation(f"conversation {_label(sample_id)} has no turns")
     _check_unique_turns(sessions, sample_id)
-    speakers = [clean_text(conv[k]) for k in ("speaker_a", "speaker_b") if conv.get(k)]
+    speakers = [
+        _locomo_text(conv[k], k, f"conversation {_label(sample_id)}")
+        for k in ("speaker_a", "speaker_b")
+        if conv.get(k)
+    ]
     for turn in (t for s in sessions for t in s.turns):
         if turn.speaker not in speakers:
             speakers.append(turn.speaker)
@@ -348,15 +417,15 @@ def locomo_conversation(sample_id: str, conv: dict[str, Any]) -> ConversationSes
 def _locomo_file(data: list[dict[str, Any]]) -> list[ConversationSessions]:
     conversations: list[ConversationSessions] = []
     for index, item in enumerate(data):
-        sample_id = clean_text(item.get("sample_id"))
+        sample_id = _locomo_text(item.get("sample_id"), "sample_id", f"element {index}")
         if not sample_id:
             raise MalformedConversation(f"element {index} lacks sample_id")
         conv = item["conversation"]
         if not isinstance(conv, dict):
             raise MalformedConversation(
-                f"conversation {sample_id}: 'conversation' is not an object"
+                f"conversation {_label(sample_id)}: 'conversation' is not an object"
             )
         if any(c.conversation_id == sample_id for c in conversations):
-            raise MalformedConversation(f"two conversations are named {sample_id}")
+            raise MalformedConversation(f"two conversations are named {_label(sample_id)}")
         conversations.append(locomo_conversation(sample_id, conv))
     return conversations

@@ -36,6 +36,7 @@ from pydantic import (
 from memory.errors import InvalidInputError, InvalidNamespaceError
 
 __all__ = [
+    "MAX_LABEL_CHARS",
     "MAX_TEXT_CHARS",
     "Granularity",
     "Hyperedge",
@@ -56,8 +57,12 @@ __all__ = [
 
 #: Longest text a unit or turn may carry (about 8k tokens); longer input is rejected, not cut.
 MAX_TEXT_CHARS = 32_000
+#: Longest vertex label (an entity name); a longer name is left out of the hypergraph.
+MAX_LABEL_CHARS = 200
+#: Characters a turn's unit adds around an image caption (``text [shares caption]``).
+_CAPTION_FRAME = len(" [shares ]")
 
-_ID_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,127}$")
+_ID_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,127}")
 
 
 def utcnow() -> datetime:
@@ -71,7 +76,29 @@ def _aware(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInputError(
+            f"date {value.isoformat()} is out of range once converted to UTC"
+        ) from None
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages about any input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _encodable(value: str) -> str:
+    """Reject lone surrogates (JSON's ``"\\ud800"`` parses to one): no store can write them."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{_show(value)} has a lone surrogate at position {exc.start}, not valid Unicode text"
+        ) from None
+    return value
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
@@ -85,11 +112,18 @@ def _check_text(text: str) -> str:
         raise InvalidInputError(
             f"text is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}"
         )
-    return text
+    return _encodable(text)
 
 
 Text = Annotated[str, AfterValidator(_check_text)]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Label = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL_CHARS)
+]
+TurnField = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+    AfterValidator(_encodable),
+]
 
 
 class Granularity(StrEnum):
@@ -129,18 +163,22 @@ class Namespace(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            cause = exc.errors()[0].get("ctx", {}).get("error")
+            first = exc.errors()[0]
+            cause = first.get("ctx", {}).get("error")
             if isinstance(cause, InvalidNamespaceError):
                 raise cause from None
-            raise InvalidNamespaceError(f"invalid namespace {data!r}: {exc}") from None
+            field = ".".join(str(p) for p in first["loc"]) or "namespace"
+            raise InvalidNamespaceError(
+                f"invalid namespace {field} {_show(first.get('input'))}: {first['msg']}"
+            ) from None
 
     @field_validator("user_id", "agent_id")
     @classmethod
     def _valid_part(cls, value: str) -> str:
-        if not isinstance(value, str) or not _ID_PART.match(value):
+        if not isinstance(value, str) or not _ID_PART.fullmatch(value):
             raise InvalidNamespaceError(
-                f"invalid namespace part {value!r}: use 1-128 characters from letters, digits "
-                "and _ . @ : + -, starting with a letter or digit"
+                f"invalid namespace part {_show(value)}: use 1-128 characters from letters, "
+                "digits and _ . @ : + -, starting with a letter or digit"
             )
         return value
 
@@ -164,19 +202,30 @@ class Turn(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+    id: TurnField
     """Turn id, unique within the namespace (LoCoMo's ``D1:3``); provenance points at it."""
-    session_id: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)
-    ]
-    speaker: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+    session_id: TurnField
+    speaker: TurnField
     text: Text
     session_time: AwareDatetime | None = None
     """When the session took place; relative dates in the text resolve against it."""
-    image_caption: str | None = None
+    image_caption: Annotated[str, AfterValidator(_encodable)] | None = None
     """A caption of an image shared in the turn, remembered with it."""
     index: int = Field(default=0, ge=0)
     """Position of the turn within its session."""
+
+    @model_validator(mode="after")
+    def _check_unit_text(self) -> Self:
+        """The turn's unit holds text and caption together; it must fit the text limit too,
+        or the turn would be journaled and then fail to become a unit (even on recovery)."""
+        if self.image_caption:
+            size = len(self.text) + len(self.image_caption) + _CAPTION_FRAME
+            if size > MAX_TEXT_CHARS:
+                raise InvalidInputError(
+                    f"text and image caption are {size} characters together; the limit is "
+                    f"{MAX_TEXT_CHARS}"
+                )
+        return self
 
 
 class MemoryUnit(BaseModel):
@@ -184,7 +233,8 @@ class MemoryUnit(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    id: str
+    id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    """Derived from content (:func:`unit_id`); the stores cannot find a unit by an empty id."""
     namespace: Namespace
     granularity: Granularity
     kind: UnitKind = UnitKind.EVIDENCE
@@ -342,6 +392,11 @@ def vertex_id(namespace: Namespace, kind: VertexKind, label: str) -> str:
     norm = normalize_label(label)
     if not norm:
         raise InvalidInputError(f"vertex label {label!r} is empty after normalisation")
+    if len(label.strip()) > MAX_LABEL_CHARS:
+        raise InvalidInputError(
+            f"vertex label {_show(label)} is {len(label.strip())} characters long; the limit is "
+            f"{MAX_LABEL_CHARS}"
+        )
     return "v" + _digest(namespace.key, kind.value, norm)
 
 

@@ -692,6 +692,25 @@ class MemoryStore:
             for u in units
         ]
 
+    # -- restore -------------------------------------------------------------------------------
+
+    def import_units(
+        self, ns: Namespace, units: Sequence[MemoryUnit], turns: Sequence[Turn]
+    ) -> None:
+        """Write exported units as they are (validity, links, times) and journal their raw turns,
+        bypassing the agents. Only into an empty namespace, so a restore never mixes with memory.
+
+        The turns are journaled first: if the write then fails, reopening recovers them as turn
+        units, and the namespace is no longer empty (import again into a fresh data folder).
+        """
+        if self.count(ns) or self._journal.count_turns(ns):
+            raise InvalidInputError(
+                f"namespace {ns.key} is not empty; import restores into an empty namespace only"
+            )
+        self._check_units(ns, units)
+        self.record_turns(ns, turns)
+        self.apply(ns, [Change("put", (u,), "import") for u in units])  # history: one event each
+
 
 def _current(units: Mapping[str, MemoryUnit]) -> Mapping[str, MemoryUnit]:
     return MappingProxyType({uid: u for uid, u in units.items() if u.is_current})

@@ -231,16 +231,68 @@ def test_reflect_shows_proposals_decisions_and_run(ingested: Any, env: dict[str,
         (["ingest", "{missing}", "--user", "sam"], "missing file: {missing}"),
         (["ablation", "--data", "{missing}", "--out", "{out}"], "missing file: {missing}"),
         (["bench", "graph", "--data", "{missing}", "--n", "10"], "missing file: {missing}"),
+        (["import", "{missing}", "--user", "sam"], "missing file: {missing}"),
+        (["export", "--user", "not a user"], "invalid namespace part 'not a user'"),
+        (["recall", " ", "--user", "sam"], "question is empty"),
+        (["ingest", str(SAMPLE), "--user", ""], "invalid namespace part ''"),
+        (
+            ["--data-dir", "{file}/data", "recall", "q", "--user", "sam"],
+            "cannot create data folder",
+        ),
     ],
 )
 def test_project_errors_from_any_command_are_one_red_line_and_status_1(
     cli: Any, tmp_path: Path, args: list[str], message: str
 ) -> None:
-    paths = {"missing": str(tmp_path / "missing.json"), "out": str(tmp_path / "out")}
+    (tmp_path / "file").write_text("not a folder")
+    paths = {
+        "missing": str(tmp_path / "missing.json"),
+        "out": str(tmp_path / "out"),
+        "file": str(tmp_path / "file"),
+    }
     result = cli(*[a.format(**paths) for a in args], code=1)
     errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and message.format(**paths) in errors[0], result.output
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+
+
+def test_bad_input_creates_no_data_folder(cli: Any, env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{}\n", encoding="utf-8")
+    cli("recall", "  ", "--user", "sam", code=1)
+    cli("ingest", str(bad), "--user", "sam", code=1)
+    cli("import", str(bad), "--user", "sam", code=1)
+    cli("export", "--user", "-sam", code=1)
+    assert not Path(env["HYPERMNESIA_DATA_DIR"]).exists()
+
+
+def test_export_then_import_restores_the_namespace(ingested: Any, tmp_path: Path) -> None:
+    exported = ingested("export", "--user", "sam").stdout
+    units = [json.loads(line) for line in exported.splitlines()]
+    assert units and all(u["namespace"] == {"user_id": "sam", "agent_id": "default"} for u in units)
+    assert any(u["valid_to"] for u in units) and any(not u["valid_to"] for u in units)
+    backup = tmp_path / "sam.jsonl"
+    backup.write_text(exported, encoding="utf-8")
+    copy = ["--data-dir", str(tmp_path / "copy")]
+    done = ingested(*copy, "import", str(backup), "--user", "sam")
+    assert f"imported {len(units)} unit(s) and 19 raw turn(s) into sam/default" in done.output
+    assert ingested(*copy, "export", "--user", "sam").stdout == exported
+    piped = ["--data-dir", str(tmp_path / "piped")]
+    ingested(*piped, "import", "-", "--user", "sam", input=exported)
+    assert ingested(*piped, "export", "--user", "sam").stdout == exported
+    question = ["recall", "Where does Sam live now?", "--user", "sam", "--json"]
+    restored = json.loads(ingested(*copy, *question).stdout)["evidence"]
+    assert [e["unit_id"] for e in restored] == [
+        e["unit_id"] for e in json.loads(ingested(*question).stdout)["evidence"]
+    ]
+    refused = ingested(*copy, "import", str(backup), "--user", "sam", code=1)
+    assert "error: namespace sam/default is not empty" in refused.output
+    assert ingested(*copy, "export", "--user", "sam").stdout == exported
+    wrong = ingested(*copy, "import", str(backup), "--user", "bob", code=1)
+    assert (
+        f"{backup} line 1: unit {units[0]['id']} belongs to namespace sam/default" in wrong.output
+    )
+    assert ingested(*copy, "export", "--user", "bob").stdout == ""
 
 
 def test_demo_exits_1_when_a_claim_does_not_hold(

@@ -100,6 +100,16 @@ def _broken(mutate: Any) -> dict[str, Any]:
         (_broken(lambda d: d["sessions"][1].update(session_id="B")), "two sessions"),
         (_broken(lambda d: d["sessions"][1]["turns"][0].update(id="custom-1")), "two turns"),
         (_broken(lambda d: d.update(speakers="Ann")), "'speakers' must be a list"),
+        (_broken(lambda d: d["sessions"][1]["turns"][0].update(id=" ")), "turn 1: 'id' is empty"),
+        (_broken(lambda d: d["sessions"][1]["turns"][0].update(text="a \ud800")), "surrogate"),
+        (
+            _broken(lambda d: d["sessions"][0].update(date="9999-12-31T23:00:00-05:00")),
+            "session B turn 1: session_time: date 9999-12-31T23:00:00-05:00 is out",
+        ),
+        (
+            _broken(lambda d: d["sessions"][1]["turns"][1].update(text="x" * 31_990)),
+            "session A turn 2: text and image caption are 32006 characters",
+        ),
     ],
 )
 def test_malformed_files_raise_naming_file_and_problem(
@@ -112,6 +122,20 @@ def test_malformed_files_raise_naming_file_and_problem(
     assert message in str(info.value)
 
 
+def test_odd_ids_are_quoted_so_the_error_stays_on_one_line(tmp_path: Path) -> None:
+    data = _minimal()
+    data["sessions"][0].update(session_id="two\nlines", date=None)
+    with pytest.raises(InvalidInputError) as info:
+        load_conversation_file(_write(tmp_path, data))
+    assert "session 'two\\nlines' lacks 'date'" in str(info.value)
+    item = _locomo_item("conv\ta")
+    item["conversation"]["session_1"][0]["text"] = [1]
+    with pytest.raises(InvalidInputError) as info:
+        load_conversation_file(_write(tmp_path, [item]))
+    assert "conversation 'conv\\ta' session_1 turn 0: 'text' is a list" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
 def test_missing_file_and_bad_json(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="missing file"):
         load_conversation_file(tmp_path / "nope.json")
@@ -119,6 +143,35 @@ def test_missing_file_and_bad_json(tmp_path: Path) -> None:
     bad.write_text('{"conversation_id": ', encoding="utf-8")
     with pytest.raises(InvalidInputError, match=r"bad\.json: invalid JSON at line 1"):
         load_conversation_file(bad)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xef\xbb\xbf" + json.dumps(_minimal()).encode(), None),
+        (b"[" * 100_000, "JSON nested too deeply"),
+        (b'{"conversation_id": ' + b"1" * 5000 + b"}", "a number in it has too many digits"),
+        (b'{"conversation_id": "caf\xe9"}', "not UTF-8 text (invalid continuation byte at byte"),
+        (b"", "invalid JSON at line 1 column 1"),
+    ],
+)
+def test_unreadable_json_is_named(tmp_path: Path, content: bytes, message: str | None) -> None:
+    path = tmp_path / "conv.json"
+    path.write_bytes(content)
+    if message is None:  # a byte-order mark is fine
+        assert load_conversation_file(path)[0].conversation_id == "c1"
+        return
+    with pytest.raises(InvalidInputError) as info:
+        load_conversation_file(path)
+    assert f"not a conversation file: {path}: {message}" in str(info.value)
+
+
+def test_unreadable_paths_are_named(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match=r"cannot read conversation file .*directory"):
+        load_conversation_file(tmp_path)
+    long_name = tmp_path / ("x" * 5000)
+    with pytest.raises(InvalidInputError, match="File name too long"):
+        load_conversation_file(long_name)
 
 
 def _locomo_item(sample_id: str) -> dict[str, Any]:
@@ -177,6 +230,55 @@ def test_malformed_locomo_names_file(tmp_path: Path) -> None:
     path = _write(tmp_path, [item])
     with pytest.raises(InvalidInputError, match=r"conv\.json.*lacks dia_id"):
         load_conversation_file(path)
+
+
+def _locomo_broken(mutate: Any) -> list[dict[str, Any]]:
+    item = _locomo_item("conv-a")
+    mutate(item["conversation"])
+    return [item]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_locomo_broken(lambda c: c.update(session_2="x")), "'session_2' is a str, not a list"),
+        (
+            _locomo_broken(lambda c: c.update(session_02=[])),
+            "'session_02' repeats session number 2",
+        ),
+        (
+            _locomo_broken(lambda c: c.update(session_1_date_time="teatime")),
+            "conversation conv-a session_1: date 'teatime' is not like",
+        ),
+        (
+            _locomo_broken(lambda c: c["session_1"][0].update(text=["a", "b"])),
+            "conversation conv-a session_1 turn 0: 'text' is a list, not a string",
+        ),
+        (
+            _locomo_broken(lambda c: c["session_2"][0].update(dia_id={"id": 1})),
+            "session_2 turn 0: 'dia_id' is a dict",
+        ),
+        (_locomo_broken(lambda c: c.update(speaker_a=True)), "'speaker_a' is a bool"),
+        (
+            _locomo_broken(lambda c: c.update(session_1=[], session_2=[])),
+            "conversation conv-a has no turns",
+        ),
+    ],
+)
+def test_broken_locomo_sessions_are_named(tmp_path: Path, data: Any, message: str) -> None:
+    path = _write(tmp_path, data)
+    with pytest.raises(InvalidInputError) as info:
+        load_conversation_file(path)
+    assert str(info.value).startswith(f"not a LoCoMo file: {path}: ")
+    assert message in str(info.value)
+
+
+def test_locomo_numbers_read_as_text_and_missing_dates_leave_turns_undated(tmp_path: Path) -> None:
+    item = _locomo_item("conv-a")
+    del item["conversation"]["session_2_date_time"]
+    item["conversation"]["session_2"][0]["text"] = 42
+    (conv,) = load_conversation_file(_write(tmp_path, [item]))
+    assert conv.sessions[1].date is None and conv.sessions[1].turns[0].text == "42"
 
 
 @pytest.mark.skipif(not LOCOMO.is_file(), reason="the shared LoCoMo file is not on this machine")

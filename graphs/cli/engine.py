@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from memory.errors import InvalidInputError
+
 if TYPE_CHECKING:
     from graphs import Hypermnesia
     from memory.model import Namespace
@@ -24,7 +26,14 @@ def open_engine(root: Path | None, *, deterministic: bool = False) -> Hypermnesi
     settings = Settings()
     if deterministic:
         settings = settings.model_copy(update={"llm_model": None})
-    return Hypermnesia.open(root or settings.data_dir, settings=settings)
+    root = root or settings.data_dir
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot create data folder {root}: {exc.strerror or exc}"
+        ) from None
+    return Hypermnesia.open(root, settings=settings)
 
 
 def namespace(user: str, agent: str) -> Namespace:

@@ -66,16 +66,22 @@ class IngestReport:
 def ingest_plan(
     conversations: Sequence[ConversationSessions], user: str | None, agent: str
 ) -> list[tuple[Namespace, ConversationSessions]]:
-    """Pair each conversation with its namespace, checking every name before anything is written."""
-    if user is not None and len(conversations) > 1:
-        raise InvalidInputError(
-            f"--user {user} would put {len(conversations)} conversations into one namespace and "
-            "mix their turn ids; pick one with --conversation, or leave out --user"
-        )
+    """Pair each conversation with its namespace, checking every name before anything is written.
+
+    An empty ``--user`` is a bad name like any other, not a missing one.
+    """
+    if user is not None:
+        ns = namespace(user, agent)
+        if len(conversations) > 1:
+            raise InvalidInputError(
+                f"--user {user} would put {len(conversations)} conversations into one namespace "
+                "and mix their turn ids; pick one with --conversation, or leave out --user"
+            )
+        return [(ns, conv) for conv in conversations]
     plan = []
     for conv in conversations:
         try:
-            plan.append((namespace(user or conv.conversation_id, agent), conv))
+            plan.append((namespace(conv.conversation_id, agent), conv))
         except InvalidInputError as exc:
             raise InvalidInputError(f"{exc}; name the user with --user") from None
     return plan

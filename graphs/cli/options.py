@@ -5,6 +5,16 @@ from __future__ import annotations
 
 import typer
 
+from memory.errors import InvalidInputError
+
+
+def _nonblank_question(value: str) -> str:
+    """Checked while the arguments are parsed, so a blank question opens no data folder."""
+    if not value.strip():
+        raise InvalidInputError("question is empty")
+    return value
+
+
 USER = typer.Option(..., "--user", "-u", help="User id of the namespace.")
 AGENT = typer.Option("default", "--agent", "-a", help="Agent id of the namespace.")
 JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
@@ -15,6 +25,9 @@ DEMO_DIR = typer.Option(
     None, "--data-dir", help="Where to keep the demo's memory (default: a fresh temp folder)."
 )
 FILE = typer.Argument(..., help="A conversation JSON file (Hypermnesia's or LoCoMo's).")
+QUESTION = typer.Argument(
+    ..., help="The question to find evidence for.", callback=_nonblank_question
+)
 UNIT_IDS = typer.Argument(..., help="Unit ids (from recall, history or traces).")
 UNIT_ID = typer.Argument(..., help="A unit id (from recall, history or traces).")
 
