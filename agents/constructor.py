@@ -32,7 +32,7 @@ from agents.context import RunContext
 from agents.slots import detect_slot, fact_subject
 from agents.state import WriteState
 from memory.llm import LLMCall
-from memory.model import Granularity, MemoryUnit, Namespace, Turn, make_unit
+from memory.model import MAX_TEXT_CHARS, Granularity, MemoryUnit, Namespace, Turn, make_unit
 from memory.store import turn_unit
 from prompts.constructor import FACTS, ExtractedFact, FactList
 
@@ -140,11 +140,11 @@ def build_segments(ns: Namespace, session_turns: Sequence[Turn]) -> list[MemoryU
         return []
     texts = [t.text for t in session_turns]
     units = []
-    for start, end in segment_session(texts, None, max_turns=MAX_SEGMENT_TURNS):
-        chunk = session_turns[start:end]
+    spans = segment_session(texts, None, max_turns=MAX_SEGMENT_TURNS)
+    for chunk in (c for s, e in spans for c in _within_limit(session_turns[s:e])):
         if len(chunk) < 2:
             continue
-        lines = "\n".join(f"{t.speaker}: {t.text}" for t in chunk)
+        lines = _segment_text(chunk)
         first = chunk[0]
         units.append(
             make_unit(
@@ -160,6 +160,23 @@ def build_segments(ns: Namespace, session_turns: Sequence[Turn]) -> list[MemoryU
             )
         )
     return units
+
+
+def _segment_text(chunk: Sequence[Turn]) -> str:
+    return "\n".join(f"{t.speaker}: {t.text}" for t in chunk)
+
+
+def _within_limit(chunk: Sequence[Turn]) -> list[Sequence[Turn]]:
+    """``chunk`` cut, in order, into runs whose segment text fits a unit (very long turns)."""
+    runs: list[Sequence[Turn]] = []
+    start = 0
+    for end in range(1, len(chunk) + 1):
+        if len(_segment_text(chunk[start:end])) > MAX_TEXT_CHARS:
+            if end - 1 > start:
+                runs.append(chunk[start : end - 1])
+            start = end - 1
+    runs.append(chunk[start:])
+    return runs
 
 
 def _facts(

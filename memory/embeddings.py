@@ -112,7 +112,8 @@ class HashingEmbedder:
     def _features(self, text: str) -> tuple[list[int], list[float]]:
         index: list[int] = []
         weight: list[float] = []
-        for word in _WORD.findall(text.casefold()):
+        words = _WORD.findall(text.casefold()) or [text.strip()]  # "🙂": the symbols themselves
+        for word in words:
             grams = [f"w:{word}"]
             padded = f" {word} "
             grams += [f"c:{padded[i : i + 3]}" for i in range(len(padded) - 2)]

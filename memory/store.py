@@ -289,6 +289,7 @@ class MemoryStore:
             final.update({u.id: u for u in change.units})
         units = list(final.values())
         embeddings = self.embed([u.text for u in units])
+        _check_embeddings(units, embeddings)
         intents = [
             Intent(
                 c.kind,
@@ -710,6 +711,18 @@ class MemoryStore:
         self._check_units(ns, units)
         self.record_turns(ns, turns)
         self.apply(ns, [Change("put", (u,), "import") for u in units])  # history: one event each
+
+
+def _check_embeddings(units: Sequence[MemoryUnit], embeddings: np.ndarray) -> None:
+    """Refuse, before anything is journaled, a vector no store could hold (zero or not finite):
+    an intent that can never be applied would fail every later open."""
+    norms = np.linalg.norm(embeddings, axis=1)
+    bad = np.flatnonzero(~np.isfinite(norms) | (norms == 0.0))
+    if len(bad):
+        text = units[int(bad[0])].text
+        raise InvalidInputError(
+            f"the embedder gave no usable vector for {text[:60]!r}: nothing was written"
+        )
 
 
 def _current(units: Mapping[str, MemoryUnit]) -> Mapping[str, MemoryUnit]:

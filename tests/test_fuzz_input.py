@@ -198,11 +198,6 @@ def test_a_broken_export_is_refused_naming_the_line(
 # -- found by fuzzing, to be fixed outside the input checks --------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a session segment joins up to 8 turns into one unit that can pass MAX_TEXT_CHARS; "
-    "the constructor then fails after the turns were journaled (agents/constructor.py)",
-)
 def test_a_session_of_long_turns_is_remembered(tmp_path: Path) -> None:
     settings = Settings().model_copy(update={"llm_model": None})
     text = "garden " * 2300  # 16 100 characters: two make a segment over the limit

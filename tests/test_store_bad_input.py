@@ -191,12 +191,6 @@ def test_data_dir_that_is_a_file(tmp_path: Path, fake_embedder: object) -> None:
         MemoryStore.open(path, embedder=fake_embedder)  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the fake embedder maps text without a word to a zero vector, which the vector store "
-    "rejects after the write is journaled, so every later open fails replaying it "
-    "(MemoryStore.apply should check embeddings before journaling; memory/embeddings.py)",
-)
 def test_text_without_a_word_in_it_leaves_a_store_that_opens(
     tmp_path: Path, fake_embedder: object
 ) -> None:
