@@ -1,29 +1,21 @@
-"""The command table: each command calls ``graphs.cli`` (``evals`` for eval, ablation and bench),
-and the root group reports the project's errors from any command as one red line, exit status 1."""
+"""The command table: commands call graphs.cli or evals; errors print one red line (exit 1)."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import typer
 
-from graphs.cli import chat, demo, forget, ingest, reflect, render, traces
+from graphs.cli import chat, demo, forget, ingest, reflect, render, serve, traces
 from graphs.cli import options as opt
-from graphs.cli.engine import engine_for, namespace
+from graphs.cli.engine import data_dir_of, engine_for, namespace
 from graphs.cli.errors import HandledGroup
 
-HELP = (
-    "Hypermnesia command line: ingest, recall, chat, forget, history, reflect, traces, demo, "
-    "bench, eval."
-)
-app = typer.Typer(cls=HandledGroup, no_args_is_help=True, add_completion=False, help=HELP)
+app = typer.Typer(cls=HandledGroup, no_args_is_help=True, add_completion=False, help=opt.HELP)
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures side by side.")
 app.add_typer(bench_app, name="bench")
 traces_app = typer.Typer(no_args_is_help=True, help="Inspect the recorded graph runs.")
 app.add_typer(traces_app, name="traces")
-
-DEMO_FILE = Path(__file__).resolve().parent / "evals" / "samples" / "demo_conversation.json"
 
 
 @app.callback()
@@ -56,14 +48,11 @@ def bench_graph(
     """The agents end to end: write throughput (turns/s) and recall latency at n units."""
     from evals.bench.graph import run_graph_bench
 
-    path = Path(data) if data else None
-    run_graph_bench(n=n, json_out=json_out, data=path, questions=questions)
+    run_graph_bench(n=n, json_out=json_out, data=Path(data) if data else None, questions=questions)
 
 
 @bench_app.command("store")
-def bench_store(
-    n: int = typer.Option(10_000, help="Number of units to write."), json_out: bool = opt.BENCH_JSON
-) -> None:
+def bench_store(n: int = opt.STORE_N, json_out: bool = opt.BENCH_JSON) -> None:
     """Write throughput, query latency and embedding throughput of the memory store."""
     from evals.bench.store import run_store_bench
 
@@ -75,9 +64,7 @@ def eval_command(
     data: str = opt.EVAL_DATA,
     dataset: str = opt.DATASET,
     out: str = typer.Option("eval-out", help="Output folder (results, report, plots, work)."),
-    systems: str = typer.Option(
-        "hypermnesia,full_context,bm25,dense,hybrid", help="Comma-separated systems to compare."
-    ),
+    systems: str = opt.SYSTEMS,
     workers: int = opt.WORKERS,
     fresh: bool = typer.Option(False, "--fresh", help="Ingest again instead of reusing work."),
     budgets: str = typer.Option("250,500,1000,2000", help="Comma-separated token budgets."),
@@ -111,13 +98,9 @@ def ablation_command(
 def ingest_command(
     ctx: typer.Context,
     file: Path = opt.FILE,
-    user: str | None = typer.Option(
-        None, "--user", "-u", help="User id (default: each conversation's id)."
-    ),
+    user: str | None = opt.INGEST_USER,
     agent: str = opt.AGENT,
-    conversation: str | None = typer.Option(
-        None, "--conversation", "-c", help="Only this conversation of the file (e.g. conv-26)."
-    ),
+    conversation: str | None = opt.CONVERSATION,
     data_dir: Path | None = opt.DATA_DIR,
     json_out: bool = opt.JSON,
 ) -> None:
@@ -188,8 +171,7 @@ def history(
     """Every change to a unit and to the units it replaced or was replaced by."""
     ns = namespace(user, agent)
     with engine_for(ctx, data_dir) as hm:
-        events = hm.history(ns, unit_id)
-        units = hm.store.get(ns, render.history_ids(unit_id, events))
+        events, units = render.history_of(hm, ns, unit_id)
     render.show_history(unit_id, events, units, json_out=json_out)
 
 
@@ -204,8 +186,7 @@ def reflect_command(
     """Run the reflector now: the insights and personas it proposed, and the judge's decisions."""
     ns = namespace(user, agent)
     with engine_for(ctx, data_dir) as hm:
-        result = hm.reflect(ns)
-        units = reflect.reflected_units(hm, ns, result)
+        result, units = reflect.reflect_now(hm, ns)
     reflect.show_reflection(result, units, ns, json_out=json_out)
 
 
@@ -239,9 +220,30 @@ def traces_show(
 @app.command("demo")
 def demo_command(data_dir: Path | None = opt.DEMO_DIR) -> None:
     """Ingest the bundled sample with the deterministic agents, then check what the agents show."""
-    root = data_dir or Path(tempfile.mkdtemp(prefix="hypermnesia-demo-"))
-    if demo.run_demo(DEMO_FILE, root):
-        raise typer.Exit(1)
+    demo.demo_command(data_dir)
+
+
+@app.command("serve")
+def serve_command(
+    ctx: typer.Context,
+    host: str = opt.HOST,
+    port: int = opt.PORT,
+    workers: int = opt.SERVE_WORKERS,
+    data_dir: Path | None = opt.DATA_DIR,
+) -> None:
+    """REST + MCP over HTTP; API keys from HYPERMNESIA_API_KEYS, else local mode (loopback only)."""
+    serve.serve(data_dir_of(ctx, data_dir), host, port, workers)
+
+
+@app.command("mcp")
+def mcp_command(
+    ctx: typer.Context,
+    user: str = opt.USER,
+    agent: str = opt.AGENT,
+    data_dir: Path | None = opt.DATA_DIR,
+) -> None:
+    """The MCP tools (remember, recall, forget, history, recent_runs) over stdio, for one user."""
+    serve.serve_mcp_stdio(data_dir_of(ctx, data_dir), namespace(user, agent))
 
 
 if __name__ == "__main__":
