@@ -47,8 +47,8 @@ def open_store(tmp_path: Path, fake_embedder: HashingEmbedder) -> Iterator[Store
 
 @pytest.fixture(scope="session")
 def keyed_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """One ``app.py serve`` with API keys for alice, bob and carol, for the whole session."""
+    """One ``app.py serve`` with API keys for alice, bob, carol and dave, for the whole session."""
     from tests.service_server import running_service
 
-    with running_service(tmp_path_factory.mktemp("service"), ["alice", "bob", "carol"]) as svc:
+    with running_service(tmp_path_factory.mktemp("service"), ["alice", "bob", "carol", "dave"]) as svc:
         yield svc

@@ -11,6 +11,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.routing import Route
@@ -70,7 +71,33 @@ def create_app(
     app.include_router(router)
     app.router.routes.append(Route(MCP_PATH, mcp_app))
     add_error_handlers(app)
+    if keys is not None:
+        _schema_without_local_fields(app)
     return app
+
+
+_LOCAL_FIELDS = ("user_id", "agent_id")
+
+
+def _schema_without_local_fields(app: FastAPI) -> None:
+    """With API keys the namespace comes from the key, so the schema does not offer the local
+    mode's ``user_id`` / ``agent_id`` (a request that sends them anyway gets a 422)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()  # cached by FastAPI; edited in place once
+        for path in schema["paths"].values():
+            for op in path.values():
+                kept = [p for p in op.get("parameters", []) if p["name"] not in _LOCAL_FIELDS]
+                op["parameters"] = kept
+        for component in schema.get("components", {}).get("schemas", {}).values():
+            for name in _LOCAL_FIELDS:
+                component.get("properties", {}).pop(name, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app_from_env() -> FastAPI:

@@ -43,9 +43,7 @@ Recipe = Literal[tuple(RECIPES)]  # type: ignore[valid-type]
 
 
 def _encodable(value: str) -> str:
-    """JSON may carry lone surrogates and NULs; no store can keep them, so refuse them here."""
-    if "\x00" in value:
-        raise ValueError("text must not contain NUL characters")
+    """JSON may carry lone surrogates, which no store can keep: refuse them here."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -53,14 +51,22 @@ def _encodable(value: str) -> str:
     return value
 
 
+# Some text besides spaces, and no NUL (SQLite and Chroma would cut or refuse it).
+_SOME_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
 _Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,127}$")]
 _Short = Annotated[
-    str, StringConstraints(pattern=r"\S", max_length=128), AfterValidator(_encodable)
+    str, StringConstraints(pattern=_SOME_TEXT, max_length=128), AfterValidator(_encodable)
 ]
 _Text = Annotated[
-    str, StringConstraints(pattern=r"\S", max_length=MAX_TEXT_CHARS), AfterValidator(_encodable)
+    str,
+    StringConstraints(pattern=_SOME_TEXT, max_length=MAX_TEXT_CHARS),
+    AfterValidator(_encodable),
 ]
-_Caption = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS), AfterValidator(_encodable)]
+_Caption = Annotated[
+    str,
+    StringConstraints(pattern=r"^[^\x00]*$", max_length=MAX_TEXT_CHARS),
+    AfterValidator(_encodable),
+]
 
 
 class _Strict(BaseModel):

@@ -39,9 +39,32 @@ __all__ = ["add_error_handlers", "engine", "router"]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No API key, or an unknown one."},
 }
+_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "A body that cannot be read (not UTF-8)."},
+    **_ERRORS,
+}
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Not in the caller's namespace."}
 }
+
+
+def _links(**links: tuple[str, str, str]) -> dict[str, Any]:
+    """OpenAPI links (name → operation, parameter, where in this response), so a client or a
+    stateful test can follow an answer to the calls it enables."""
+    return {
+        "links": {
+            name: {"operationId": op, "parameters": {param: f"$response.body#{pointer}"}}
+            for name, (op, param, pointer) in links.items()
+        }
+    }
+
+
+_WRITTEN = _links(
+    History=("history", "unit_id", "/decisions/0/unit_id"),
+    Forget=("forget", "unit_id", "/decisions/0/unit_id"),
+    Trace=("run", "run_id", "/run_id"),
+)
+_FOUND = _links(Trace=("run", "run_id", "/run_id"))
 
 router = APIRouter()
 UserQuery = Annotated[str | None, Query(description="Local mode only: the user.")]
@@ -58,7 +81,7 @@ def engine(request: Request) -> AsyncHypermnesia:
 EngineDep = Annotated[AsyncHypermnesia, Depends(engine)]
 
 
-@router.get("/healthz", response_model=HealthOut, tags=["service"])
+@router.get("/healthz", response_model=HealthOut, tags=["service"], operation_id="healthz")
 async def healthz(request: Request) -> HealthOut:
     """Liveness: the service answers (no key needed)."""
     return HealthOut(status="ok", mode="local" if request.app.state.keys is None else "keys")
@@ -68,15 +91,22 @@ async def healthz(request: Request) -> HealthOut:
     "/v1/memories",
     response_model=RememberOut,
     status_code=status.HTTP_201_CREATED,
-    responses=_ERRORS,
+    responses={201: _WRITTEN, **_BODY},
     tags=["memory"],
+    operation_id="remember",
 )
 async def remember(body: RememberIn, who: CallerDep, hm: EngineDep) -> RememberOut:
     """Remember turns of a session: journaled, then built into units, judged and stored."""
     return await ops.remember(hm, who.namespace(body.user_id, body.agent_id), body)
 
 
-@router.post("/v1/recall", response_model=RecallOut, responses=_ERRORS, tags=["memory"])
+@router.post(
+    "/v1/recall",
+    response_model=RecallOut,
+    responses={200: _FOUND, **_BODY},
+    tags=["memory"],
+    operation_id="recall",
+)
 async def recall(body: RecallIn, who: CallerDep, hm: EngineDep) -> RecallOut:
     """Evidence for a question, packed into the token budget, with the judge's verdict."""
     ns = who.namespace(body.user_id, body.agent_id)
@@ -95,6 +125,7 @@ async def recall(body: RecallIn, who: CallerDep, hm: EngineDep) -> RecallOut:
     response_model=DeleteOut,
     responses=_ERRORS | _NOT_FOUND,
     tags=["memory"],
+    operation_id="forget",
 )
 async def forget(
     unit_id: str,
@@ -114,6 +145,7 @@ async def forget(
     response_model=HistoryOut,
     responses=_ERRORS | _NOT_FOUND,
     tags=["memory"],
+    operation_id="history",
 )
 async def history(
     unit_id: str,
@@ -126,7 +158,9 @@ async def history(
     return await ops.history(hm, who.namespace(user_id, agent_id, where="query"), unit_id)
 
 
-@router.get("/v1/runs", response_model=RunsOut, responses=_ERRORS, tags=["traces"])
+@router.get(
+    "/v1/runs", response_model=RunsOut, responses=_ERRORS, tags=["traces"], operation_id="runs"
+)
 async def runs(
     who: CallerDep,
     hm: EngineDep,
@@ -143,6 +177,7 @@ async def runs(
     response_model=RunOut,
     responses=_ERRORS | _NOT_FOUND,
     tags=["traces"],
+    operation_id="run",
 )
 async def run(
     run_id: str,
