@@ -50,5 +50,6 @@ def keyed_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]
     """One ``app.py serve`` with API keys for alice, bob, carol and dave, for the whole session."""
     from tests.service_server import running_service
 
-    with running_service(tmp_path_factory.mktemp("service"), ["alice", "bob", "carol", "dave"]) as svc:
+    users = ["alice", "bob", "carol", "dave"]
+    with running_service(tmp_path_factory.mktemp("service"), users) as svc:
         yield svc
