@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 __all__ = ["LOOPBACK", "serve", "serve_mcp_stdio"]
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+WORKER_HEALTHCHECK_S = 60
+"""How long uvicorn waits for a worker's answer before it kills and replaces the worker."""
 
 
 def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
@@ -56,6 +58,8 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
             port=port,
             workers=workers,
             log_level="warning",
+            # a worker busy importing the engine on a loaded machine is not hung
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )
 
 
