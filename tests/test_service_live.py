@@ -171,10 +171,12 @@ def test_mcp_over_stdio_with_the_readme_config(tmp_path: Path) -> None:
 # -- the Python examples ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["langgraph-store", "async"])
-def test_the_readme_python_examples_run(name: str, tmp_path: Path) -> None:
+def test_the_readme_python_examples_run(tmp_path: Path) -> None:
+    """Both examples in one interpreter (one start-up), one after the other, as written."""
+    examples = [readme_example("langgraph-store"), readme_example("async")]
+    program = "\nprint('---')\n".join(examples)
     done = subprocess.run(
-        [sys.executable, "-c", readme_example(name)],
+        [sys.executable, "-c", program],
         cwd=ROOT,
         env=service_env(tmp_path / "data"),
         capture_output=True,
@@ -182,7 +184,6 @@ def test_the_readme_python_examples_run(name: str, tmp_path: Path) -> None:
         timeout=120,
         check=True,
     )
-    if name == "langgraph-store":
-        assert done.stdout.strip() == "['I adopted a beagle named Biscuit.']"
-    else:
-        assert "Denver" in done.stdout
+    store_out, async_out = done.stdout.split("---\n")
+    assert store_out.strip() == "['I adopted a beagle named Biscuit.']"
+    assert "Denver" in async_out
