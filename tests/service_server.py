@@ -20,7 +20,7 @@ from tests.chroma_server import free_port
 __all__ = ["ROOT", "Service", "running_service", "service_env", "write_keys"]
 
 ROOT = Path(__file__).resolve().parents[1]
-STARTUP_TIMEOUT_S = 90.0
+STARTUP_TIMEOUT_S = 240.0
 
 
 @dataclass
@@ -81,18 +81,23 @@ def running_service(
     )
     service = Service(f"http://127.0.0.1:{port}", data_dir, keys)
     try:
-        _wait_until_healthy(service.url, process, tmp / "service.log")
+        _wait_until_healthy(service.url, process, tmp / "service.log", workers)
         yield service
     finally:
         _stop(process)
         log.close()
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_until_healthy(
+    url: str, process: subprocess.Popen[bytes], log: Path, workers: int
+) -> None:
+    """Until every worker has answered (each new connection may reach another worker)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    seen: set[int] = set()
     while True:
         try:
-            if httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200:
+            seen.add(httpx.get(f"{url}/healthz", timeout=2.0).json()["worker"])
+            if len(seen) >= workers:
                 return
         except httpx.HTTPError:
             pass
@@ -100,7 +105,7 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
             raise RuntimeError(f"app.py serve exited with {process.returncode}: {log.read_text()}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"app.py serve did not answer in {STARTUP_TIMEOUT_S} s")
-        time.sleep(0.25)
+        time.sleep(0.1)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

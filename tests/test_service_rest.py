@@ -3,6 +3,7 @@ keys files, who a request is, what a rejected request leaves behind, local mode,
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,7 +157,7 @@ def test_a_cookie_opens_reads_but_never_writes(keyed: TestClient) -> None:
 def test_local_mode_takes_the_namespace_from_the_request(
     local: TestClient, engine: Hypermnesia
 ) -> None:
-    assert local.get("/healthz").json() == {"status": "ok", "mode": "local"}
+    assert local.get("/healthz").json() == {"status": "ok", "mode": "local", "worker": os.getpid()}
     missing = local.post("/v1/memories", json=TURNS)
     assert missing.status_code == 422
     assert missing.json()["detail"][0]["loc"] == ["body", "user_id"]

@@ -269,6 +269,7 @@ class RunsOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok"]
     mode: Literal["keys", "local"]
+    worker: int = Field(description="Process id of the worker that answered.")
 
 
 class ErrorOut(BaseModel):

@@ -6,6 +6,7 @@ key or a wrong one is refused before its body is read or anything is written.
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
@@ -83,8 +84,9 @@ EngineDep = Annotated[AsyncHypermnesia, Depends(engine)]
 
 @router.get("/healthz", response_model=HealthOut, tags=["service"], operation_id="healthz")
 async def healthz(request: Request) -> HealthOut:
-    """Liveness: the service answers (no key needed)."""
-    return HealthOut(status="ok", mode="local" if request.app.state.keys is None else "keys")
+    """Liveness: the service answers (no key needed), and which worker process answered."""
+    local = request.app.state.keys is None
+    return HealthOut(status="ok", mode="local" if local else "keys", worker=os.getpid())
 
 
 @router.post(
