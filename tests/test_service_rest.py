@@ -184,3 +184,15 @@ def test_serve_refuses_local_mode_off_the_loopback(monkeypatch: pytest.MonkeyPat
     result = CliRunner().invoke(app.app, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 1
     assert "local mode" in result.output and "HYPERMNESIA_API_KEYS" in result.output
+
+
+def test_mcp_over_http_needs_a_namespace_before_it_starts(
+    keyed: TestClient, local: TestClient
+) -> None:
+    rpc = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    accept = {"Accept": "application/json, text/event-stream"}
+    assert keyed.post("/mcp", json=rpc, headers=accept).status_code == 401
+    nameless = local.post("/mcp", json=rpc, headers=accept)
+    assert nameless.status_code == 422 and "user_id" in nameless.json()["detail"]
+    bad = local.post("/mcp?user_id=bad%20user", json=rpc, headers=accept)
+    assert bad.status_code == 422 and "invalid namespace part" in bad.json()["detail"]
