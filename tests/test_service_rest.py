@@ -114,6 +114,7 @@ def test_a_malformed_body_is_422_naming_the_field_and_writes_nothing(
         ({"turns": [{"speaker": "Sam", "text": "   "}]}, ["body", "turns", 0, "text"]),
         ({"turns": [{"speaker": "Sam", "text": "a\x00b"}]}, ["body", "turns", 0, "text"]),
         ({**TURNS, "session_date": "yesterday"}, ["body", "session_date"]),
+        ({**TURNS, "session_id": "s" * 101}, ["body", "session_id"]),
         ({**TURNS, "colour": "red"}, ["body", "colour"]),
         ({**TURNS, "user_id": "max"}, ["body", "user_id"]),
     ]
@@ -130,7 +131,8 @@ def test_a_malformed_body_is_422_naming_the_field_and_writes_nothing(
 
 
 def test_the_key_names_the_namespace(keyed: TestClient, engine: Hypermnesia) -> None:
-    written = keyed.post("/v1/memories", json=TURNS, headers={"Authorization": "Bearer max-key"})
+    longest = {**TURNS, "session_id": "s" * 100}  # its generated turn ids still fit
+    written = keyed.post("/v1/memories", json=longest, headers={"Authorization": "Bearer max-key"})
     assert written.status_code == 201
     assert engine.store.stats(Namespace(user_id="max", agent_id="bot")).units > 0
     assert engine.store.stats(Namespace(user_id="sam")).units == 0

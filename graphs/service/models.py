@@ -62,6 +62,10 @@ _Text = Annotated[
     StringConstraints(pattern=_SOME_TEXT, max_length=MAX_TEXT_CHARS),
     AfterValidator(_encodable),
 ]
+# Short enough that a generated turn id, '<session_id>:<16 hex digits>', stays within 128.
+_SessionId = Annotated[
+    str, StringConstraints(pattern=_SOME_TEXT, max_length=100), AfterValidator(_encodable)
+]
 _Caption = Annotated[
     str,
     StringConstraints(pattern=r"^[^\x00]*$", max_length=MAX_TEXT_CHARS),
@@ -92,7 +96,7 @@ class TurnIn(_Strict):
 class RememberIn(_Scoped):
     """Turns to remember, as one session."""
 
-    session_id: _Short | None = Field(default=None, description="Default: api-<today>.")
+    session_id: _SessionId | None = Field(default=None, description="Default: api-<today>.")
     session_date: datetime | None = Field(
         default=None, description="When the session took place (ISO 8601; no offset means UTC)."
     )

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from graphs.aio import AsyncHypermnesia
 from graphs.service import ops
@@ -197,6 +198,7 @@ def add_error_handlers(app: FastAPI) -> None:
     """The project's errors as HTTP statuses: bad input 422, unknown id 404, a store server down
     503, a model that failed for good 502; anything else stays a 500."""
     app.add_exception_handler(HypermnesiaError, _engine_error)
+    app.add_exception_handler(ValidationError, _invalid_value)
 
 
 _STATUS: list[tuple[type[HypermnesiaError], int]] = [
@@ -205,6 +207,15 @@ _STATUS: list[tuple[type[HypermnesiaError], int]] = [
     (StoreUnavailableError, status.HTTP_503_SERVICE_UNAVAILABLE),
     (LLMError, status.HTTP_502_BAD_GATEWAY),
 ]
+
+
+async def _invalid_value(request: Request, exc: Exception) -> JSONResponse:
+    """A value the request models let through but the engine's own models refuse."""
+    assert isinstance(exc, ValidationError)
+    detail = [
+        {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 async def _engine_error(request: Request, exc: Exception) -> JSONResponse:
