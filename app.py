@@ -1,31 +1,23 @@
-"""The command table: each command calls ``graphs.cli`` (``evals`` for eval, ablation and bench),
-and the root group reports the project's errors from any command as one red line, exit status 1."""
+"""The command table: commands call graphs.cli or evals; errors print one red line (exit 1)."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import typer
 
-from graphs.cli import backup, chat, demo, forget, ingest, reflect, render, traces
+from evals.bench.cli import app as bench_app
+from graphs.cli import backup, chat, demo, forget, ingest, reflect, render, serve, traces
 from graphs.cli import options as opt
-from graphs.cli.engine import engine_for, namespace
+from graphs.cli.engine import data_dir_of, engine_for, namespace
 from graphs.cli.errors import HandledGroup
 
-HELP = (
-    "Hypermnesia command line: ingest, recall, chat, forget, history, reflect, traces, export, "
-    "import, demo, bench, eval."
-)
-app = typer.Typer(cls=HandledGroup, no_args_is_help=True, add_completion=False, help=HELP)
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures side by side.")
+app = typer.Typer(cls=HandledGroup, no_args_is_help=True, add_completion=False, help=opt.HELP)
 app.add_typer(bench_app, name="bench")
 traces_app = typer.Typer(no_args_is_help=True, help="Inspect the recorded graph runs.")
 app.add_typer(traces_app, name="traces")
 app.command("export")(backup.export_command)
 app.command("import")(backup.import_command)
-
-DEMO_FILE = Path(__file__).resolve().parent / "evals" / "samples" / "demo_conversation.json"
 
 
 @app.callback()
@@ -34,52 +26,12 @@ def main(ctx: typer.Context, data_dir: Path | None = opt.DATA_DIR) -> None:
     ctx.obj = {"data_dir": data_dir}
 
 
-@bench_app.command("vector")
-def bench_vector(
-    n: int = typer.Option(100_000, help="Number of vectors."),
-    dim: int = typer.Option(384, help="Dimension."),
-    k: int = typer.Option(10, help="Top-k."),
-    queries: int = typer.Option(200, help="Number of queries."),
-    json_out: bool = opt.BENCH_JSON,
-) -> None:
-    """Native core vs NumPy, faiss and Chroma on the same random unit vectors."""
-    from evals.bench.vector import run_vector_bench
-
-    run_vector_bench(n=n, dim=dim, k=k, queries=queries, json_out=json_out)
-
-
-@bench_app.command("graph")
-def bench_graph(
-    questions: int = typer.Option(200, help="LoCoMo questions to ask."),
-    data: str | None = typer.Option(None, help="A LoCoMo file (default: ../shared/data)."),
-    one_namespace: bool = typer.Option(False, help="Every conversation in one namespace."),
-    json_out: bool = opt.BENCH_JSON,
-) -> None:
-    """The agents end to end: turns/s written, recall latency alone and right after a write."""
-    from evals.bench.graph import run_graph_bench
-
-    path = Path(data) if data else None
-    run_graph_bench(json_out, data=path, questions=questions, one_namespace=one_namespace)
-
-
-@bench_app.command("store")
-def bench_store(
-    n: int = typer.Option(10_000, help="Number of units to write."), json_out: bool = opt.BENCH_JSON
-) -> None:
-    """Write throughput, query latency and embedding throughput of the memory store."""
-    from evals.bench.store import run_store_bench
-
-    run_store_bench(n=n, json_out=json_out)
-
-
 @app.command("eval")
 def eval_command(
     data: str = opt.EVAL_DATA,
     dataset: str = opt.DATASET,
     out: str = typer.Option("eval-out", help="Output folder (results, report, plots, work)."),
-    systems: str = typer.Option(
-        "hypermnesia,full_context,bm25,dense,hybrid", help="Comma-separated systems to compare."
-    ),
+    systems: str = opt.SYSTEMS,
     workers: int = opt.WORKERS,
     fresh: bool = typer.Option(False, "--fresh", help="Ingest again instead of reusing work."),
     budgets: str = typer.Option("250,500,1000,2000", help="Comma-separated token budgets."),
@@ -113,13 +65,9 @@ def ablation_command(
 def ingest_command(
     ctx: typer.Context,
     file: Path = opt.FILE,
-    user: str | None = typer.Option(
-        None, "--user", "-u", help="User id (default: each conversation's id)."
-    ),
+    user: str | None = opt.INGEST_USER,
     agent: str = opt.AGENT,
-    conversation: str | None = typer.Option(
-        None, "--conversation", "-c", help="Only this conversation of the file (e.g. conv-26)."
-    ),
+    conversation: str | None = opt.CONVERSATION,
     data_dir: Path | None = opt.DATA_DIR,
     json_out: bool = opt.JSON,
 ) -> None:
@@ -190,8 +138,7 @@ def history(
     """Every change to a unit and to the units it replaced or was replaced by."""
     ns = namespace(user, agent)
     with engine_for(ctx, data_dir) as hm:
-        events = hm.history(ns, unit_id)
-        units = hm.store.get(ns, render.history_ids(unit_id, events))
+        events, units = render.history_of(hm, ns, unit_id)
     render.show_history(unit_id, events, units, json_out=json_out)
 
 
@@ -206,8 +153,7 @@ def reflect_command(
     """Run the reflector now: the insights and personas it proposed, and the judge's decisions."""
     ns = namespace(user, agent)
     with engine_for(ctx, data_dir) as hm:
-        result = hm.reflect(ns)
-        units = reflect.reflected_units(hm, ns, result)
+        result, units = reflect.reflect_now(hm, ns)
     reflect.show_reflection(result, units, ns, json_out=json_out)
 
 
@@ -241,9 +187,30 @@ def traces_show(
 @app.command("demo")
 def demo_command(data_dir: Path | None = opt.DEMO_DIR) -> None:
     """Ingest the bundled sample with the deterministic agents, then check what the agents show."""
-    root = data_dir or Path(tempfile.mkdtemp(prefix="hypermnesia-demo-"))
-    if demo.run_demo(DEMO_FILE, root):
-        raise typer.Exit(1)
+    demo.demo_command(data_dir)
+
+
+@app.command("serve")
+def serve_command(
+    ctx: typer.Context,
+    host: str = opt.HOST,
+    port: int = opt.PORT,
+    workers: int = opt.SERVE_WORKERS,
+    data_dir: Path | None = opt.DATA_DIR,
+) -> None:
+    """REST + MCP over HTTP; API keys from HYPERMNESIA_API_KEYS, else local mode (loopback only)."""
+    serve.serve(data_dir_of(ctx, data_dir), host, port, workers)
+
+
+@app.command("mcp")
+def mcp_command(
+    ctx: typer.Context,
+    user: str = opt.USER,
+    agent: str = opt.AGENT,
+    data_dir: Path | None = opt.DATA_DIR,
+) -> None:
+    """The MCP tools (remember, recall, forget, history, recent_runs) over stdio, for one user."""
+    serve.serve_mcp_stdio(data_dir_of(ctx, data_dir), namespace(user, agent))
 
 
 if __name__ == "__main__":

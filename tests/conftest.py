@@ -16,6 +16,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 if TYPE_CHECKING:
     from memory.embeddings import HashingEmbedder
     from memory.store import MemoryStore
+    from tests.service_server import Service
 
 StoreFactory = Callable[..., "MemoryStore"]
 
@@ -42,3 +43,13 @@ def open_store(tmp_path: Path, fake_embedder: HashingEmbedder) -> Iterator[Store
     yield factory
     for store in opened:
         store.close()
+
+
+@pytest.fixture(scope="session")
+def keyed_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One ``app.py serve`` with API keys for alice, bob, carol and dave, for the whole session."""
+    from tests.service_server import running_service
+
+    users = ["alice", "bob", "carol", "dave"]
+    with running_service(tmp_path_factory.mktemp("service"), users) as svc:
+        yield svc

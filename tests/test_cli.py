@@ -298,7 +298,7 @@ def test_export_then_import_restores_the_namespace(ingested: Any, tmp_path: Path
 def test_demo_exits_1_when_a_claim_does_not_hold(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import app as app_module
+    from graphs.cli import demo
 
     data = json.loads(SAMPLE.read_text(encoding="utf-8"))
     for session in data["sessions"]:
@@ -306,7 +306,7 @@ def test_demo_exits_1_when_a_claim_does_not_hold(
     data["sessions"] = [s for s in data["sessions"] if s["turns"]]
     sample = tmp_path / "no_denver.json"
     sample.write_text(json.dumps(data), encoding="utf-8")
-    monkeypatch.setattr(app_module, "DEMO_FILE", sample)
+    monkeypatch.setattr(demo, "DEMO_FILE", sample)
     result = cli("demo", "--data-dir", str(tmp_path / "demo"), code=1)
     assert "✗ Sam lives in Denver now" in result.output
     assert "no evidence names Denver" in result.output

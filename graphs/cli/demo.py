@@ -9,6 +9,7 @@ does not hold is printed in red and counted, so the command can exit with status
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import typer
 from rich.markup import escape
 from rich.panel import Panel
 
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     from graphs import Evidence, Hypermnesia
     from memory.model import MemoryUnit, Namespace
 
-__all__ = ["STEPS", "Check", "inference_problems", "run_demo"]
+__all__ = ["DEMO_FILE", "STEPS", "Check", "demo_command", "inference_problems", "run_demo"]
 
 
 @dataclass(frozen=True)
@@ -258,3 +260,15 @@ def run_demo(sample: Path, root: Path) -> int:
     if failed:
         err.print(f"[bold red]{failed} demo claim(s) did not hold.[/]")
     return failed
+
+
+#: The bundled sample conversation the demo ingests.
+DEMO_FILE = Path(__file__).resolve().parents[2] / "evals" / "samples" / "demo_conversation.json"
+
+
+def demo_command(data_dir: Path | None) -> None:
+    """The ``demo`` command: a fresh temp folder unless ``data_dir``; exit status 1 if a claim
+    did not hold."""
+    root = data_dir or Path(tempfile.mkdtemp(prefix="hypermnesia-demo-"))
+    if run_demo(DEMO_FILE, root):
+        raise typer.Exit(1)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from graphs import Hypermnesia
     from memory.model import Namespace
 
-__all__ = ["engine_for", "namespace", "open_engine"]
+__all__ = ["data_dir_of", "engine_for", "namespace", "open_engine"]
 
 
 def open_engine(root: Path | None, *, deterministic: bool = False) -> Hypermnesia:
@@ -43,6 +43,12 @@ def namespace(user: str, agent: str) -> Namespace:
     return namespace_for(user, agent)
 
 
+def data_dir_of(ctx: typer.Context, data_dir: Path | None) -> Path | None:
+    """A command's data folder: its own ``--data-dir``, else the global one (None: settings')."""
+    root: Path | None = data_dir or (ctx.find_root().obj or {}).get("data_dir")
+    return root
+
+
 def engine_for(ctx: typer.Context, data_dir: Path | None) -> Hypermnesia:
     """The engine of a command: its own ``--data-dir``, else the global one, else the settings'."""
-    return open_engine(data_dir or (ctx.find_root().obj or {}).get("data_dir"))
+    return open_engine(data_dir_of(ctx, data_dir))

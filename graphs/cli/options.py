@@ -15,6 +15,10 @@ def _nonblank_question(value: str) -> str:
     return value
 
 
+HELP = (
+    "Hypermnesia command line: ingest, recall, chat, forget, history, reflect, traces, export, "
+    "import, demo, serve, mcp, bench, eval."
+)
 USER = typer.Option(..., "--user", "-u", help="User id of the namespace.")
 AGENT = typer.Option("default", "--agent", "-a", help="Agent id of the namespace.")
 JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
@@ -30,11 +34,25 @@ QUESTION = typer.Argument(
 )
 UNIT_IDS = typer.Argument(..., help="Unit ids (from recall, history or traces).")
 UNIT_ID = typer.Argument(..., help="A unit id (from recall, history or traces).")
+INGEST_USER = typer.Option(None, "--user", "-u", help="User id (default: each conversation's id).")
+CONVERSATION = typer.Option(
+    None, "--conversation", "-c", help="Only this conversation of the file (e.g. conv-26)."
+)
+
+# -- the service ---------------------------------------------------------------------------------
+
+HOST = typer.Option("127.0.0.1", help="Address to listen on (local mode: loopback only).")
+PORT = typer.Option(8080, help="TCP port.")
+SERVE_WORKERS = typer.Option(
+    1, min=1, help="Worker processes; more than one runs a Chroma server on the data folder."
+)
 
 # -- evaluation and benchmarks -------------------------------------------------------------------
 
-BENCH_JSON = typer.Option(False, "--json", help="End with one JSON object.")
 EVAL_DATA = typer.Option(..., help="A benchmark file, a URL, or 'download' (public LoCoMo).")
 DATASET = typer.Option("locomo", help="locomo or longmemeval.")
+SYSTEMS = typer.Option(
+    "hypermnesia,full_context,bm25,dense,hybrid", help="Comma-separated systems to compare."
+)
 WORKERS = typer.Option(2, help="Worker processes (one conversation per task).")
 LIMIT = typer.Option(None, help="Only the first N conversations.")

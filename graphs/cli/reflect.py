@@ -15,12 +15,18 @@ if TYPE_CHECKING:
     from graphs import Hypermnesia, RememberResult, WriteDecision
     from memory.model import MemoryUnit, Namespace
 
-__all__ = ["reflected_units", "reflection_tree", "show_reflection"]
+__all__ = ["reflect_now", "reflected_units", "reflection_tree", "show_reflection"]
 
 #: Sources listed under each proposal; a persona can draw on dozens of facts.
 SHOWN_SOURCES = 4
 
 _COLOURS = {"new": "green", "update": "yellow", "conflict": "red"}
+
+
+def reflect_now(hm: Hypermnesia, ns: Namespace) -> tuple[RememberResult, dict[str, MemoryUnit]]:
+    """Run the reflector now; its result, and the units it proposed and derived them from."""
+    result = hm.reflect(ns)
+    return result, reflected_units(hm, ns, result)
 
 
 def reflected_units(

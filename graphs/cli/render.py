@@ -17,8 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from graphs import RecallResult
-    from memory.model import MemoryUnit
+    from graphs import Hypermnesia, RecallResult
+    from memory.model import MemoryUnit, Namespace
     from memory.store import HistoryEvent, StoreStats
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "err",
     "evidence_table",
     "history_ids",
+    "history_of",
     "out",
     "print_history",
     "print_json",
@@ -157,6 +158,14 @@ def history_ids(unit_id: str, events: Sequence[HistoryEvent]) -> list[str]:
     so only the units it shares with the other events count."""
     linked = [i for e in events if e.op != "put" for i in e.unit_ids]
     return list(dict.fromkeys([unit_id, *linked]))
+
+
+def history_of(
+    hm: Hypermnesia, ns: Namespace, unit_id: str
+) -> tuple[list[HistoryEvent], list[MemoryUnit]]:
+    """A unit's history events and the stored units they involve."""
+    events = hm.history(ns, unit_id)
+    return events, hm.store.get(ns, history_ids(unit_id, events))
 
 
 def print_history(

@@ -1,0 +1,50 @@
+"""The ``app.py bench`` commands: each runs one benchmark and may end with one JSON line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+__all__ = ["app"]
+
+app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures side by side.")
+_JSON = typer.Option(False, "--json", help="End with one JSON object.")
+
+
+@app.command("vector")
+def bench_vector(
+    n: int = typer.Option(100_000, help="Number of vectors."),
+    dim: int = typer.Option(384, help="Dimension."),
+    k: int = typer.Option(10, help="Top-k."),
+    queries: int = typer.Option(200, help="Number of queries."),
+    json_out: bool = _JSON,
+) -> None:
+    """Native core vs NumPy, faiss and Chroma on the same random unit vectors."""
+    from evals.bench.vector import run_vector_bench
+
+    run_vector_bench(n=n, dim=dim, k=k, queries=queries, json_out=json_out)
+
+
+@app.command("graph")
+def bench_graph(
+    questions: int = typer.Option(200, help="LoCoMo questions to ask."),
+    data: str | None = typer.Option(None, help="A LoCoMo file (default: ../shared/data)."),
+    one_namespace: bool = typer.Option(False, help="Every conversation in one namespace."),
+    json_out: bool = _JSON,
+) -> None:
+    """The agents end to end: turns/s written, recall latency alone and right after a write."""
+    from evals.bench.graph import run_graph_bench
+
+    path = Path(data) if data else None
+    run_graph_bench(json_out, data=path, questions=questions, one_namespace=one_namespace)
+
+
+@app.command("store")
+def bench_store(
+    n: int = typer.Option(10_000, help="Number of units to write."), json_out: bool = _JSON
+) -> None:
+    """Write throughput, query latency and embedding throughput of the memory store."""
+    from evals.bench.store import run_store_bench
+
+    run_store_bench(n=n, json_out=json_out)
