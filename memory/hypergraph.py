@@ -32,7 +32,7 @@ from memory.hypergraph_algorithms import Incidence, bfs_edges, seed_indices
 from memory.model import Granularity, Hyperedge, Namespace, Vertex, VertexKind, normalize_label
 from memory.native_index import personalized_pagerank
 
-__all__ = ["HypergraphStats", "HypergraphStore", "Incidence"]
+__all__ = ["GraphWalks", "HypergraphStats", "HypergraphStore", "Incidence"]
 
 _SCHEMA_VERSION = 1
 _CHUNK = 500  # ids per IN (...) list, far below SQLite's variable limit
@@ -100,15 +100,180 @@ def _check_ns(ns: Namespace) -> str:
     return ns.key
 
 
-class HypergraphStore:
+def checked_vertices(ns: Namespace, vertices: Sequence[Vertex]) -> dict[str, Vertex]:
+    """``vertices`` by id, refused (:class:`InvalidInputError`) unless each can be stored in
+    ``ns``; the same checks whatever database holds them."""
+    out: dict[str, Vertex] = {}
+    for v in vertices:
+        if not isinstance(v, Vertex):
+            raise InvalidInputError(f"expected a Vertex, got {type(v).__name__}: {v!r}")
+        if v.namespace != ns:
+            raise InvalidInputError(f"vertex {v.id} belongs to namespace {v.namespace}, not {ns}")
+        if _SEP in v.id:
+            raise InvalidInputError(f"vertex id {v.id!r} contains the control character U+001F")
+        if not normalize_label(v.label):
+            raise InvalidInputError(f"vertex {v.id} label {v.label!r} is empty once normalised")
+        seen = out.setdefault(v.id, v)
+        if seen.kind != v.kind:
+            raise InvalidInputError(f"vertex {v.id} is given twice with different kinds")
+    return out
+
+
+def checked_edges(ns: Namespace, edges: Sequence[Hyperedge]) -> dict[str, Hyperedge]:
+    """``edges`` by id, refused unless each belongs to ``ns`` and none is given twice with
+    different contents."""
+    out: dict[str, Hyperedge] = {}
+    for e in edges:
+        if not isinstance(e, Hyperedge):
+            raise InvalidInputError(f"expected a Hyperedge, got {type(e).__name__}: {e!r}")
+        if e.namespace != ns:
+            raise InvalidInputError(f"edge {e.id} belongs to namespace {e.namespace}, not {ns}")
+        if out.setdefault(e.id, e) != e:
+            raise InvalidInputError(f"edge {e.id} is given twice with different contents")
+    return out
+
+
+def build_incidence(vertex_ids: list[str], edges: Sequence[tuple[str, float, str]]) -> Incidence:
+    """The CSR incidence of sorted vertex ids and sorted (edge id, weight, members) rows."""
+    lists = [row[2] for row in edges]
+    sizes = [m.count(_SEP) + 1 if m else 0 for m in lists]
+    flat = _SEP.join(m for m in lists if m).split(_SEP) if any(sizes) else []
+    index = {v: i for i, v in enumerate(vertex_ids)}
+    edge_ptr = np.zeros(len(edges) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=edge_ptr[1:])
+    return Incidence(
+        edge_ids=[row[0] for row in edges],
+        vertex_ids=vertex_ids,
+        edge_ptr=edge_ptr,
+        edge_vertices=np.fromiter(map(index.__getitem__, flat), np.int32, len(flat)),
+        edge_weights=np.fromiter((row[1] for row in edges), np.float64, len(edges)),
+    )
+
+
+class GraphWalks:
+    """The walks every hypergraph backend offers, over a per-namespace incidence cache.
+
+    A backend gives the namespace's version (:meth:`_graph_version`) and its rows
+    (:meth:`_graph_rows`). The version is read before the rows, so a cached incidence is never
+    older than its version says: a write in between only costs one more rebuild.
+    """
+
+    def __init__(self) -> None:
+        self._cache: OrderedDict[tuple[str, bool], tuple[int, Incidence]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def _graph_version(self, key: str) -> int:
+        raise NotImplementedError
+
+    def _graph_rows(
+        self, key: str, current_only: bool
+    ) -> tuple[list[str], list[tuple[str, float, str]]]:
+        """(vertex ids sorted, (edge id, weight, members) sorted by id) of namespace ``key``."""
+        raise NotImplementedError
+
+    def incidence(self, ns: Namespace, *, current_only: bool = True) -> Incidence:
+        """The CSR incidence of ``ns``: every vertex, and every (current) edge, sorted by id."""
+        key = _check_ns(ns)
+        version = self._graph_version(key)
+        with self._cache_lock:
+            cached = self._cache.get((key, current_only))
+            if cached is not None and cached[0] == version:
+                self._cache.move_to_end((key, current_only))
+                return cached[1]
+        built = build_incidence(*self._graph_rows(key, current_only))
+        with self._cache_lock:
+            self._cache[(key, current_only)] = (version, built)
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return built
+
+    def expand(
+        self,
+        ns: Namespace,
+        seed_vertices: Sequence[str] = (),
+        seed_edges: Sequence[str] = (),
+        *,
+        hops: int = 1,
+        current_only: bool = True,
+        max_edges: int | None = None,
+    ) -> dict[str, int]:
+        """Edges reached from the seeds by breadth-first search: edge id → hop distance.
+
+        Seed edges are at distance 0; an edge containing a seed vertex, or sharing a vertex with
+        an edge at distance ``d``, is at ``d + 1``. With ``current_only`` superseded edges are
+        neither returned nor walked through. ``max_edges`` keeps the nearest edges (heavier first
+        within a hop, then by id). Unknown seeds are ignored.
+        """
+        if isinstance(hops, bool) or not isinstance(hops, int) or hops < 0:
+            raise InvalidInputError(f"hops must be an integer >= 0, got {hops!r}")
+        if max_edges is not None and (not isinstance(max_edges, int) or max_edges < 0):
+            raise InvalidInputError(f"max_edges must be None or an integer >= 0, got {max_edges!r}")
+        inc = self.incidence(ns, current_only=current_only)
+        vertex_seeds = [
+            inc.vertex_index[v]
+            for v in _unique(seed_vertices, "seed_vertices")
+            if v in inc.vertex_index
+        ]
+        edge_seeds = [
+            inc.edge_index[e] for e in _unique(seed_edges, "seed_edges") if e in inc.edge_index
+        ]
+        reached = bfs_edges(inc, vertex_seeds, edge_seeds, hops=hops, max_edges=max_edges)
+        return {inc.edge_ids[i]: hop for i, hop in reached}
+
+    def personalized_pagerank(
+        self,
+        ns: Namespace,
+        seed_vertices: Mapping[str, float] = _NO_SEEDS,
+        seed_edges: Mapping[str, float] = _NO_SEEDS,
+        *,
+        alpha: float = 0.85,
+        current_only: bool = True,
+        max_iter: int = 100,
+        tol: float = 1e-6,
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Personalized PageRank over the vertex–hyperedge graph: (edge scores, vertex scores).
+
+        ``networkx.pagerank`` on the bipartite graph of every vertex and every (current) edge of
+        ``ns``, links weighted by their edge's weight, personalised by the seeds; computed by
+        the native core when it is built. Seeds not in that graph are ignored;
+        :class:`InvalidInputError` if no seed is left with a positive weight. A walk that has
+        not converged after ``max_iter`` steps returns its last iterate.
+        """
+        inc = self.incidence(ns, current_only=current_only)
+        vertex_seeds = seed_indices(seed_vertices, inc.vertex_index, "seed_vertices")
+        edge_seeds = seed_indices(seed_edges, inc.edge_index, "seed_edges")
+        if not any(w > 0.0 for w in (*vertex_seeds.values(), *edge_seeds.values())):
+            raise InvalidInputError(
+                f"no seed with weight > 0 is a vertex or {'current ' if current_only else ''}"
+                f"edge of namespace {ns}: vertices {sorted(seed_vertices)[:5]}, "
+                f"edges {sorted(seed_edges)[:5]}"
+            )
+        edge_scores, vertex_scores = personalized_pagerank(
+            inc.edge_ptr,
+            inc.edge_vertices,
+            inc.n_vertices,
+            inc.edge_weights,
+            edge_seeds,
+            vertex_seeds,
+            alpha,
+            max_iter,
+            tol,
+        )
+        return (
+            dict(zip(inc.edge_ids, edge_scores.tolist(), strict=True)),
+            dict(zip(inc.vertex_ids, vertex_scores.tolist(), strict=True)),
+        )
+
+
+class HypergraphStore(GraphWalks):
     """Vertices and hyperedges of every namespace, persisted in one SQLite file."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        super().__init__()
         self._lock = threading.RLock()
-        self._cache: OrderedDict[tuple[str, bool], tuple[int, Incidence]] = OrderedDict()
         try:
             conn = sqlite3.connect(
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
@@ -210,8 +375,8 @@ class HypergraphStore:
         already stored in ``ns``.
         """
         key = _check_ns(ns)
-        new_vertices = self._checked_vertices(ns, vertices)
-        new_edges = self._checked_edges(ns, edges)
+        new_vertices = checked_vertices(ns, vertices)
+        new_edges = checked_edges(ns, edges)
         needed = {v for edge in new_edges.values() for v in edge.vertices} - new_vertices.keys()
         with self._write(key) as conn:
             missing = needed - self._existing(conn, "vertices", key, sorted(needed))
@@ -256,37 +421,6 @@ class HypergraphStore:
                 "INSERT INTO incidences (ns, edge_id, vertex_id, position) VALUES (?, ?, ?, ?)",
                 [(key, e, v, pos) for e, vs in members.items() for pos, v in enumerate(vs)],
             )
-
-    @staticmethod
-    def _checked_vertices(ns: Namespace, vertices: Sequence[Vertex]) -> dict[str, Vertex]:
-        out: dict[str, Vertex] = {}
-        for v in vertices:
-            if not isinstance(v, Vertex):
-                raise InvalidInputError(f"expected a Vertex, got {type(v).__name__}: {v!r}")
-            if v.namespace != ns:
-                raise InvalidInputError(
-                    f"vertex {v.id} belongs to namespace {v.namespace}, not {ns}"
-                )
-            if _SEP in v.id:
-                raise InvalidInputError(f"vertex id {v.id!r} contains the control character U+001F")
-            if not normalize_label(v.label):
-                raise InvalidInputError(f"vertex {v.id} label {v.label!r} is empty once normalised")
-            seen = out.setdefault(v.id, v)
-            if seen.kind != v.kind:
-                raise InvalidInputError(f"vertex {v.id} is given twice with different kinds")
-        return out
-
-    @staticmethod
-    def _checked_edges(ns: Namespace, edges: Sequence[Hyperedge]) -> dict[str, Hyperedge]:
-        out: dict[str, Hyperedge] = {}
-        for e in edges:
-            if not isinstance(e, Hyperedge):
-                raise InvalidInputError(f"expected a Hyperedge, got {type(e).__name__}: {e!r}")
-            if e.namespace != ns:
-                raise InvalidInputError(f"edge {e.id} belongs to namespace {e.namespace}, not {ns}")
-            if out.setdefault(e.id, e) != e:
-                raise InvalidInputError(f"edge {e.id} is given twice with different contents")
-        return out
 
     @staticmethod
     def _existing(conn: sqlite3.Connection, table: str, key: str, ids: Sequence[str]) -> set[str]:
@@ -481,121 +615,23 @@ class HypergraphStore:
 
     # -- algorithms -------------------------------------------------------------------------
 
-    def incidence(self, ns: Namespace, *, current_only: bool = True) -> Incidence:
-        """The CSR incidence of ``ns``: every vertex, and every (current) edge, sorted by id."""
-        key = _check_ns(ns)
+    def _graph_version(self, key: str) -> int:
         with self._read() as conn:
             row = conn.execute("SELECT version FROM versions WHERE ns = ?", (key,)).fetchone()
-            version = 0 if row is None else int(row[0])
-            cached = self._cache.get((key, current_only))
-            if cached is not None and cached[0] == version:
-                self._cache.move_to_end((key, current_only))
-                return cached[1]
-            built = self._build_incidence(conn, key, current_only)
-            self._cache[(key, current_only)] = (version, built)
-            while len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
-            return built
+        return 0 if row is None else int(row[0])
 
-    @staticmethod
-    def _build_incidence(conn: sqlite3.Connection, key: str, current_only: bool) -> Incidence:
-        vertex_ids = [
-            row[0]
-            for row in conn.execute("SELECT id FROM vertices WHERE ns = ? ORDER BY id", (key,))
-        ]
-        edges = conn.execute(
-            "SELECT id, weight, members FROM edges WHERE ns = ?"
-            + (" AND current = 1" if current_only else "")
-            + " ORDER BY id",
-            (key,),
-        ).fetchall()
-        lists = [row[2] for row in edges]
-        sizes = [m.count(_SEP) + 1 if m else 0 for m in lists]
-        flat = _SEP.join(m for m in lists if m).split(_SEP) if any(sizes) else []
-        index = {v: i for i, v in enumerate(vertex_ids)}
-        edge_ptr = np.zeros(len(edges) + 1, dtype=np.int64)
-        np.cumsum(sizes, out=edge_ptr[1:])
-        return Incidence(
-            edge_ids=[row[0] for row in edges],
-            vertex_ids=vertex_ids,
-            edge_ptr=edge_ptr,
-            edge_vertices=np.fromiter(map(index.__getitem__, flat), np.int32, len(flat)),
-            edge_weights=np.fromiter((row[1] for row in edges), np.float64, len(edges)),
-        )
-
-    def expand(
-        self,
-        ns: Namespace,
-        seed_vertices: Sequence[str] = (),
-        seed_edges: Sequence[str] = (),
-        *,
-        hops: int = 1,
-        current_only: bool = True,
-        max_edges: int | None = None,
-    ) -> dict[str, int]:
-        """Edges reached from the seeds by breadth-first search: edge id → hop distance.
-
-        Seed edges are at distance 0; an edge containing a seed vertex, or sharing a vertex with
-        an edge at distance ``d``, is at ``d + 1``. With ``current_only`` superseded edges are
-        neither returned nor walked through. ``max_edges`` keeps the nearest edges (heavier first
-        within a hop, then by id). Unknown seeds are ignored.
-        """
-        if isinstance(hops, bool) or not isinstance(hops, int) or hops < 0:
-            raise InvalidInputError(f"hops must be an integer >= 0, got {hops!r}")
-        if max_edges is not None and (not isinstance(max_edges, int) or max_edges < 0):
-            raise InvalidInputError(f"max_edges must be None or an integer >= 0, got {max_edges!r}")
-        inc = self.incidence(ns, current_only=current_only)
-        vertex_seeds = [
-            inc.vertex_index[v]
-            for v in _unique(seed_vertices, "seed_vertices")
-            if v in inc.vertex_index
-        ]
-        edge_seeds = [
-            inc.edge_index[e] for e in _unique(seed_edges, "seed_edges") if e in inc.edge_index
-        ]
-        reached = bfs_edges(inc, vertex_seeds, edge_seeds, hops=hops, max_edges=max_edges)
-        return {inc.edge_ids[i]: hop for i, hop in reached}
-
-    def personalized_pagerank(
-        self,
-        ns: Namespace,
-        seed_vertices: Mapping[str, float] = _NO_SEEDS,
-        seed_edges: Mapping[str, float] = _NO_SEEDS,
-        *,
-        alpha: float = 0.85,
-        current_only: bool = True,
-        max_iter: int = 100,
-        tol: float = 1e-6,
-    ) -> tuple[dict[str, float], dict[str, float]]:
-        """Personalized PageRank over the vertex–hyperedge graph: (edge scores, vertex scores).
-
-        ``networkx.pagerank`` on the bipartite graph of every vertex and every (current) edge of
-        ``ns``, links weighted by their edge's weight, personalised by the seeds; computed by
-        the native core when it is built. Seeds not in that graph are ignored;
-        :class:`InvalidInputError` if no seed is left with a positive weight. A walk that has
-        not converged after ``max_iter`` steps returns its last iterate.
-        """
-        inc = self.incidence(ns, current_only=current_only)
-        vertex_seeds = seed_indices(seed_vertices, inc.vertex_index, "seed_vertices")
-        edge_seeds = seed_indices(seed_edges, inc.edge_index, "seed_edges")
-        if not any(w > 0.0 for w in (*vertex_seeds.values(), *edge_seeds.values())):
-            raise InvalidInputError(
-                f"no seed with weight > 0 is a vertex or {'current ' if current_only else ''}"
-                f"edge of namespace {ns}: vertices {sorted(seed_vertices)[:5]}, "
-                f"edges {sorted(seed_edges)[:5]}"
-            )
-        edge_scores, vertex_scores = personalized_pagerank(
-            inc.edge_ptr,
-            inc.edge_vertices,
-            inc.n_vertices,
-            inc.edge_weights,
-            edge_seeds,
-            vertex_seeds,
-            alpha,
-            max_iter,
-            tol,
-        )
-        return (
-            dict(zip(inc.edge_ids, edge_scores.tolist(), strict=True)),
-            dict(zip(inc.vertex_ids, vertex_scores.tolist(), strict=True)),
-        )
+    def _graph_rows(
+        self, key: str, current_only: bool
+    ) -> tuple[list[str], list[tuple[str, float, str]]]:
+        with self._read() as conn:
+            vertex_ids = [
+                row[0]
+                for row in conn.execute("SELECT id FROM vertices WHERE ns = ? ORDER BY id", (key,))
+            ]
+            edges = conn.execute(
+                "SELECT id, weight, members FROM edges WHERE ns = ?"
+                + (" AND current = 1" if current_only else "")
+                + " ORDER BY id",
+                (key,),
+            ).fetchall()
+        return vertex_ids, [(r[0], float(r[1]), r[2]) for r in edges]
