@@ -16,6 +16,11 @@ A *write* record (the turns of one ``remember`` and whether it closed a session)
 until the engine has built and stored everything the agents derive from those turns; an engine
 that opens the journal after a crash runs every pending write again (ids are deterministic, so
 that is safe). *Pending work* marks deferred jobs (a due reflection) until they are done.
+
+Pending turns, intents and writes carry their owner, this journal's lease (:mod:`memory.leases`,
+in ``<name>.leases/`` beside the file): ``adopt_*`` hands over only the work of owners that are
+gone, so several processes can share the file and finish each other's crashes
+(:mod:`memory.backends`).
 """
 
 from __future__ import annotations
@@ -24,16 +29,17 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from memory.leases import FileLease
 from memory.model import Namespace, Turn, utcnow
 from memory.sqlite import open_sqlite
 
-__all__ = ["Intent", "Journal", "JournalOp"]
+__all__ = ["Intent", "Journal", "JournalOp", "PendingWrite"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (
@@ -71,7 +77,13 @@ CREATE TABLE IF NOT EXISTS pending_work (
     ns TEXT NOT NULL, kind TEXT NOT NULL, since TEXT NOT NULL, PRIMARY KEY (ns, kind)
 );
 """
-_ADDED_COLUMNS = (("ops", "seq", "INTEGER"), ("ops", "run_id", "TEXT"))
+_ADDED_COLUMNS = (
+    ("ops", "seq", "INTEGER"),
+    ("ops", "run_id", "TEXT"),
+    ("ops", "owner", "TEXT"),
+    ("turns", "owner", "TEXT"),
+    ("writes", "owner", "TEXT"),
+)
 """Columns later versions added to existing tables (added in place when a file lacks them)."""
 _AFTER_COLUMNS = """
 CREATE INDEX IF NOT EXISTS ops_seq ON ops (ns, seq);
@@ -127,6 +139,15 @@ class Journal:
         self.path = str(path)
         self._lock = threading.RLock()
         self._db = open_sqlite(self.path, _SCHEMA, "journal")
+        try:
+            self._add_columns()
+            self._lease = FileLease(Path(self.path).with_suffix(".leases"))
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _add_columns(self) -> None:
+        """Bring a file written by an older version up to this schema, in place."""
         for table, column, kind in _ADDED_COLUMNS:
             known = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
             if column not in known:
@@ -155,8 +176,9 @@ class Journal:
         now = utcnow().isoformat()
         with self._tx() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO turns (ns, turn_id, payload, recorded_at) VALUES (?,?,?,?)",
-                [(ns.key, t.id, t.model_dump_json(), now) for t in turns],
+                "INSERT OR IGNORE INTO turns (ns, turn_id, payload, recorded_at, owner) "
+                "VALUES (?,?,?,?,?)",
+                [(ns.key, t.id, t.model_dump_json(), now, self._lease.owner) for t in turns],
             )
 
     def record_write(self, ns: Namespace, turns: Sequence[Turn], session_end: bool) -> int:
@@ -164,12 +186,20 @@ class Journal:
         now = utcnow().isoformat()
         with self._tx() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO turns (ns, turn_id, payload, recorded_at) VALUES (?,?,?,?)",
-                [(ns.key, t.id, t.model_dump_json(), now) for t in turns],
+                "INSERT OR IGNORE INTO turns (ns, turn_id, payload, recorded_at, owner) "
+                "VALUES (?,?,?,?,?)",
+                [(ns.key, t.id, t.model_dump_json(), now, self._lease.owner) for t in turns],
             )
             cur = db.execute(
-                "INSERT INTO writes (ns, turn_ids, session_end, created_at) VALUES (?,?,?,?)",
-                (ns.key, json.dumps([t.id for t in turns]), int(session_end), now),
+                "INSERT INTO writes (ns, turn_ids, session_end, created_at, owner) "
+                "VALUES (?,?,?,?,?)",
+                (
+                    ns.key,
+                    json.dumps([t.id for t in turns]),
+                    int(session_end),
+                    now,
+                    self._lease.owner,
+                ),
             )
             return int(cur.lastrowid or 0)
 
@@ -179,12 +209,42 @@ class Journal:
             db.execute("UPDATE writes SET status = 'done' WHERE write_id = ?", (write_id,))
 
     def pending_writes(self) -> list[PendingWrite]:
-        """Writes not finished, oldest first, with their turns as journaled."""
+        """Writes not finished (whoever owns them), oldest first, with their turns."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT write_id, ns, turn_ids, session_end FROM writes "
                 "WHERE status = 'pending' ORDER BY write_id"
             ).fetchall()
+        return self._writes(rows)
+
+    def adopt_writes(self) -> list[PendingWrite]:
+        """Writes not finished whose owner is gone, oldest first: this journal's from now on."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT write_id, owner, ns, turn_ids, session_end FROM writes "
+                "WHERE status = 'pending' ORDER BY write_id"
+            ).fetchall()
+            rows = self._adopt(db, "writes", "write_id", rows)
+        return self._writes(rows)
+
+    def _adopt(
+        self, db: sqlite3.Connection, table: str, key: str, rows: list[tuple[Any, ...]]
+    ) -> list[tuple[Any, ...]]:
+        """Of ``rows`` (key, owner, …), those whose owner is gone, now owned by this journal;
+        returned without the key and owner (inside a write transaction)."""
+        with ExitStack() as stack:
+            gone = {
+                owner: stack.enter_context(self._lease.gone(owner))
+                for owner in dict.fromkeys(r[1] for r in rows)
+            }
+            taken = [r for r in rows if gone[r[1]]]
+            db.executemany(
+                f"UPDATE {table} SET owner = ? WHERE {key} = ?",
+                [(self._lease.owner, r[0]) for r in taken],
+            )
+        return [r[2:] if key == "rowid" else (r[0], *r[2:]) for r in taken]
+
+    def _writes(self, rows: Sequence[tuple[Any, ...]]) -> list[PendingWrite]:
         out = []
         for write_id, key, turn_ids, session_end in rows:
             ns = Namespace.parse(key)
@@ -239,11 +299,21 @@ class Journal:
         return [Turn.model_validate_json(r[0]) for r in rows]
 
     def pending_turns(self) -> list[tuple[Namespace, Turn]]:
-        """Turns that were journaled but whose units were never stored."""
+        """Turns that were journaled but whose units were never stored (whoever owns them)."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT ns, payload FROM turns WHERE status = 'pending' ORDER BY rowid"
             ).fetchall()
+        return [(Namespace.parse(ns), Turn.model_validate_json(p)) for ns, p in rows]
+
+    def adopt_turns(self) -> list[tuple[Namespace, Turn]]:
+        """Pending turns whose owner is gone, in the order they arrived: this journal's now."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT rowid, owner, ns, payload FROM turns WHERE status = 'pending' "
+                "ORDER BY rowid"
+            ).fetchall()
+            rows = self._adopt(db, "turns", "rowid", rows)
         return [(Namespace.parse(ns), Turn.model_validate_json(p)) for ns, p in rows]
 
     def delete_turns(self, ns: Namespace, turn_ids: Iterable[str]) -> None:
@@ -279,8 +349,8 @@ class Journal:
         with self._tx() as db:
             for intent in intents:
                 cur = db.execute(
-                    "INSERT INTO ops (ns, kind, payload, reason, status, created_at, run_id) "
-                    "VALUES (?,?,?,?,'pending',?,?)",
+                    "INSERT INTO ops (ns, kind, payload, reason, status, created_at, run_id, "
+                    "owner) VALUES (?,?,?,?,'pending',?,?,?)",
                     (
                         ns.key,
                         intent.kind,
@@ -288,6 +358,7 @@ class Journal:
                         intent.reason,
                         now,
                         intent.run_id,
+                        self._lease.owner,
                     ),
                 )
                 op_id = int(cur.lastrowid or 0)
@@ -384,11 +455,22 @@ class Journal:
         return now, list(dict.fromkeys(r[0] for r in rows))
 
     def pending(self) -> list[JournalOp]:
+        """Intents not marked done (whoever owns them), oldest first."""
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {_OP_COLUMNS} FROM ops o WHERE status = 'pending' ORDER BY op_id"
             ).fetchall()
         return [_op(r) for r in rows]
+
+    def adopt_intents(self) -> list[JournalOp]:
+        """Intents not marked done whose owner is gone, oldest first: this journal's now."""
+        with self._tx() as db:
+            rows = db.execute(
+                f"SELECT o.op_id, o.owner, {_OP_COLUMNS} FROM ops o "
+                "WHERE status = 'pending' ORDER BY op_id"
+            ).fetchall()
+            rows = self._adopt(db, "ops", "op_id", rows)
+        return [_op(r[1:]) for r in rows]
 
     def ops_for_unit(self, ns: Namespace, unit_id: str) -> list[JournalOp]:
         """Every recorded write that touched ``unit_id``, oldest first."""
@@ -500,6 +582,7 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._lease.release()
 
 
 def _op(row: tuple[Any, ...]) -> JournalOp:

@@ -211,8 +211,14 @@ class MemoryStore:
         self._journal.finish_write(write_id)
 
     def pending_writes(self) -> list[PendingWrite]:
-        """Writes whose derived units may be missing (a crash came first), oldest first."""
+        """Writes whose derived units may be missing (a crash came first, or they are under way
+        in a live process), oldest first."""
         return self._journal.pending_writes()
+
+    def adopt_writes(self) -> list[PendingWrite]:
+        """Pending writes of processes that are gone, now this store's to run again (each is
+        handed to one process only)."""
+        return self._journal.adopt_writes()
 
     def mark_pending(self, ns: Namespace, kind: str) -> None:
         """Record durably that a deferred job of ``kind`` is due for ``ns``."""
@@ -620,10 +626,11 @@ class MemoryStore:
     # -- recovery ------------------------------------------------------------------------------
 
     def recover(self) -> int:
-        """Replay unfinished intents and store pending turns; returns how many were replayed."""
+        """Replay the unfinished intents and store the pending turns of processes that are gone
+        (this one's earlier runs included); returns how many were replayed."""
         replayed = 0
         with self._write_lock:
-            for op in self._journal.pending():
+            for op in self._journal.adopt_intents():
                 if op.kind in ("put", "supersede", "merge", "reopen"):
                     units = [MemoryUnit.model_validate(u) for u in op.payload["units"]]
                     embeddings = self.embed([u.text for u in units])
@@ -634,7 +641,7 @@ class MemoryStore:
                     )
                 replayed += 1
             by_ns: dict[Namespace, list[Turn]] = {}
-            for space, turn in self._journal.pending_turns():
+            for space, turn in self._journal.adopt_turns():
                 by_ns.setdefault(space, []).append(turn)
             for space, turns in by_ns.items():
                 self.add_units(space, [turn_unit(space, t) for t in turns], reason="recovered turn")
