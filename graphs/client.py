@@ -1,15 +1,17 @@
 """``Hypermnesia``: the engine users hold — remember turns, recall evidence, forget, inspect.
 
-It owns the memory store, the trace store and the two compiled graphs (with a SQLite checkpointer
-by default), and runs each call as one traced graph run.
+It owns the memory store, the trace store and the two compiled graphs (with a checkpointer by
+default: SQLite in the data folder, or PostgreSQL with ``HYPERMNESIA_DATABASE_URL``), and runs
+each call as one traced graph run.
 
 Writes are crash-safe end to end: ``remember`` journals the turns with a pending *write* record
 before any agent runs and closes it once everything derived from them is stored; opening the data
 folder runs every pending write again (ids are deterministic, so nothing is doubled) and resumes
-pending reflections. A reflection that a write makes due runs in the background after that write
-returns (:mod:`graphs.background`); the next write to the same namespace waits for it, so results
-do not depend on timing. Writes to one namespace are serialised; different namespaces write in
-parallel.
+pending reflections; with several workers sharing the stores, only the writes of workers that are
+gone are run again, each by one worker. A reflection that a write makes due runs in the background
+after that write returns (:mod:`graphs.background`); the next write to the same namespace waits
+for it, so results do not depend on timing. Writes to one namespace are serialised; different
+namespaces write in parallel.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 
@@ -33,13 +36,15 @@ from agents.results import Evidence, RecallResult, RememberResult, WriteDecision
 from agents.state import ReadState, WriteState
 from graphs import read_graph, write_graph
 from graphs.background import Deferred
+from graphs.checkpoints import PostgresCheckpoints
+from memory.backends import TraceLog, open_trace_store
 from memory.embeddings import Embedder
 from memory.errors import InvalidInputError
 from memory.llm import LiteLLMClient, LLMClient
 from memory.model import Namespace, Turn
 from memory.settings import Settings
 from memory.store import DeleteReport, HistoryEvent, MemoryStore
-from memory.traces import TraceStep, TraceStore, new_run_id
+from memory.traces import TraceStep, new_run_id
 from prompts.answer import RESPOND, AnswerOut
 
 __all__ = ["Hypermnesia"]
@@ -55,10 +60,11 @@ class Hypermnesia:
     def __init__(
         self,
         store: MemoryStore,
-        traces: TraceStore,
+        traces: TraceLog,
         *,
         llm: LLMClient | None = None,
         checkpoint_path: Path | None = None,
+        checkpoint_url: str | None = None,
         thresholds: Thresholds | None = None,
         reflection: Reflection = "deferred",
     ) -> None:
@@ -71,13 +77,17 @@ class Hypermnesia:
         self._writers: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
         self._writers_lock = threading.Lock()
         self._checkpoints: sqlite3.Connection | None = None
-        self._saver: SqliteSaver | None = None
-        saver = None
-        if checkpoint_path is not None:
+        self._pg_checkpoints: PostgresCheckpoints | None = None
+        self._saver: BaseCheckpointSaver[Any] | None = None
+        if checkpoint_url is not None:
+            self._pg_checkpoints = PostgresCheckpoints(checkpoint_url)
+            self._saver = self._pg_checkpoints.saver
+        elif checkpoint_path is not None:
             self._checkpoints = sqlite3.connect(
                 str(checkpoint_path), check_same_thread=False, timeout=30.0
             )
-            saver = self._saver = SqliteSaver(self._checkpoints)
+            self._saver = SqliteSaver(self._checkpoints)
+        saver = self._saver
         self._write: CompiledStateGraph[Any, Any, Any, Any] = write_graph.builder.compile(
             checkpointer=saver, name="hypermnesia-write"
         )
@@ -102,16 +112,27 @@ class Hypermnesia:
         settings = settings or Settings()
         root = Path(data_dir) if data_dir is not None else settings.data_dir
         store = MemoryStore.open(root, settings=settings, embedder=embedder)
-        traces = TraceStore(root / "traces.sqlite3")
+        try:
+            traces = open_trace_store(root, settings)
+        except BaseException:
+            store.close()
+            raise
         client = llm if llm is not None else LiteLLMClient.from_settings(settings)
-        engine = cls(
-            store,
-            traces,
-            llm=client,
-            checkpoint_path=root / "checkpoints.sqlite3" if checkpoints else None,
-            thresholds=thresholds,
-            reflection=reflection,
-        )
+        url = settings.database_url
+        try:
+            engine = cls(
+                store,
+                traces,
+                llm=client,
+                checkpoint_path=root / "checkpoints.sqlite3" if checkpoints and not url else None,
+                checkpoint_url=url if checkpoints else None,
+                thresholds=thresholds,
+                reflection=reflection,
+            )
+        except BaseException:
+            store.close()
+            traces.close()
+            raise
         try:
             engine.recover()
         except BaseException:
@@ -133,20 +154,23 @@ class Hypermnesia:
         self.traces.close()
         if self._checkpoints is not None:
             self._checkpoints.close()
+        if self._pg_checkpoints is not None:
+            self._pg_checkpoints.close()
 
     def flush(self) -> None:
         """Wait until every deferred job queued so far (reflections) has run."""
         self._deferred.wait_all()
 
     def recover(self) -> int:
-        """Resume due reflections and run again every write a crash left unfinished.
+        """Resume due reflections and run again every write a crash left unfinished (with
+        several workers: every write whose worker is gone, see :meth:`MemoryStore.adopt_writes`).
 
         Reflections go first: one is only due once the write that made it due has finished, so
         any unfinished write came after it. Returns how many writes were run again.
         """
         for ns in self.store.pending_work(_REFLECT):
             self._schedule_reflection(ns)
-        pending = self.store.pending_writes()
+        pending = self.store.adopt_writes()
         for write in pending:
             with self._writing(write.namespace):
                 if write.turns:
@@ -354,6 +378,8 @@ class Hypermnesia:
         if self._checkpoints is not None:
             self._checkpoints.execute("VACUUM")
             self._checkpoints.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if self._pg_checkpoints is not None:
+            self._pg_checkpoints.compact()
 
     def history(self, ns: Namespace, unit_id: str) -> list[HistoryEvent]:
         return self.store.history(ns, unit_id)

@@ -19,8 +19,8 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
+from memory.backends import ChangeFeed
 from memory.hot import HotNamespace
-from memory.journal import Journal
 from memory.model import MemoryUnit, Namespace, UnitFilter
 from memory.vector_store import VectorStore
 
@@ -38,7 +38,7 @@ _DERIVED_CACHE_SIZE = 64
 class Replica:
     """Hot copies and derived values of the namespaces this process uses."""
 
-    def __init__(self, journal: Journal, vectors: VectorStore, dim: int) -> None:
+    def __init__(self, journal: ChangeFeed, vectors: VectorStore, dim: int) -> None:
         self._journal = journal
         self._vectors = vectors
         self._dim = dim

@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     chroma_host: str | None = None
     """A Chroma server to use instead of the embedded one (``chroma run``)."""
     chroma_port: int = 8000
+    chroma_collection: str = Field(default="hypermnesia_units", min_length=3, max_length=63)
+    """The Chroma collection that holds every namespace's units (one per deployment)."""
+    database_url: str | None = None
+    """``postgresql://user:password@host:port/dbname``: the journal, hypergraph, traces and
+    checkpoints in PostgreSQL, shared by every worker; unset means SQLite files in ``data_dir``."""
+    database_pool_size: int = Field(default=8, ge=1, le=256)
+    """Connections one process keeps open to PostgreSQL at most (besides its lease)."""
     embedder: str = "minilm"
     """``minilm`` (local int8 ONNX, the default), ``fake`` (tests) or ``litellm:<provider/model>``.
     """

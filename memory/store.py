@@ -12,7 +12,9 @@ replays intents that were not marked done, and stores journaled turns whose unit
 crash loses nothing.
 
 With embedded Chroma one process at a time may open a data folder (:mod:`memory.guard`); with a
-Chroma server any number can share it.
+Chroma server any number can share it. The journal and the hypergraph are SQLite files in the
+folder, or one PostgreSQL database that every worker shares (``HYPERMNESIA_DATABASE_URL``,
+:mod:`memory.backends`); a worker finishes only the crashed work of workers that are gone.
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ from typing import Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from memory.backends import GraphStore, JournalStore, open_durable_stores
 from memory.changes import Change, merging, superseding, turn_unit, unit_edge, unit_vertices
 from memory.embeddings import Embedder, embedder_from_settings
 from memory.errors import InvalidInputError, UnitNotFoundError
 from memory.guard import FolderLock
-from memory.hypergraph import HypergraphStore
-from memory.journal import Intent, Journal, JournalOp, PendingWrite
+from memory.journal import Intent, JournalOp, PendingWrite
 from memory.lexical import LexicalIndex
 from memory.model import (
     Granularity,
@@ -111,8 +113,8 @@ class MemoryStore:
     def __init__(
         self,
         vectors: VectorStore,
-        hypergraph: HypergraphStore,
-        journal: Journal,
+        hypergraph: GraphStore,
+        journal: JournalStore,
         embedder: Embedder,
         *,
         lock: FolderLock | None = None,
@@ -139,8 +141,10 @@ class MemoryStore:
     ) -> MemoryStore:
         """Open (creating if needed) the stores under ``data_dir`` and replay unfinished writes.
 
-        ``backend="memory"`` keeps vectors in process memory (the reference backend, for tests);
-        the journal and hypergraph are still SQLite files under ``data_dir``.
+        Vectors go to a Chroma server when ``settings.chroma_host`` is set, else to embedded
+        Chroma under ``data_dir``; the journal and hypergraph to PostgreSQL when
+        ``settings.database_url`` is set, else to SQLite files under ``data_dir``.
+        ``backend="memory"`` keeps vectors in process memory (the reference backend, for tests).
         """
         settings = settings or Settings()
         root = Path(data_dir) if data_dir is not None else settings.data_dir
@@ -154,21 +158,24 @@ class MemoryStore:
             vector_backend = InMemoryBackend()
         elif settings.chroma_host:
             vector_backend = ChromaBackend.http(
-                settings.chroma_host, settings.chroma_port, embedder
+                settings.chroma_host,
+                settings.chroma_port,
+                embedder,
+                collection=settings.chroma_collection,
             )
         else:
             lock = FolderLock(root)
+        durable: tuple[GraphStore, JournalStore] | None = None
         try:
             if lock is not None:
-                vector_backend = ChromaBackend.persistent(root / "chroma", embedder)
-            return cls(
-                VectorStore(vector_backend, embedder),
-                HypergraphStore(root / "hypergraph.sqlite3"),
-                Journal(root / "journal.sqlite3"),
-                embedder,
-                lock=lock,
-            )
+                vector_backend = ChromaBackend.persistent(
+                    root / "chroma", embedder, collection=settings.chroma_collection
+                )
+            durable = open_durable_stores(root, settings)
+            return cls(VectorStore(vector_backend, embedder), *durable, embedder, lock=lock)
         except BaseException:
+            for opened in durable or ():
+                opened.close()
             if lock is not None:
                 lock.release()
             raise
