@@ -1,4 +1,5 @@
-"""Work the engine defers past the call that made it due: one worker thread, one queue.
+"""Work the engine defers past the call that made it due: one worker thread, one queue; and work
+it repeats on a thread of its own (:class:`Periodic`).
 
 A due reflection runs here after the ``remember`` that made it due has returned, so a chat turn
 does not wait for clustering. Jobs are keyed by namespace, and the engine waits for a namespace's
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from contextlib import suppress
 
-__all__ = ["Deferred"]
+__all__ = ["Deferred", "Periodic"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,30 @@ class Deferred:
         with self._lock:
             self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Periodic:
+    """``job`` every ``interval`` seconds on a daemon thread, until :meth:`close`; a job that
+    fails is logged and tried again at the next tick."""
+
+    def __init__(self, interval: float, job: Callable[[], None], name: str) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(interval, job), name=name, daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, interval: float, job: Callable[[], None]) -> None:
+        while not self._stop.wait(interval):
+            try:
+                job()
+            except Exception as exc:
+                log.warning("periodic job failed (tried again in %g s): %r", interval, exc)
+
+    def close(self) -> None:
+        """Stop ticking; waits for a job under way."""
+        self._stop.set()
+        self._thread.join()
 
 
 def _settle(future: Future[None]) -> None:

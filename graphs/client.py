@@ -35,7 +35,7 @@ from agents.recipes import get_recipe
 from agents.results import Evidence, RecallResult, RememberResult, WriteDecision
 from agents.state import ReadState, WriteState
 from graphs import read_graph, write_graph
-from graphs.background import Deferred
+from graphs.background import Deferred, Periodic
 from graphs.checkpoints import PostgresCheckpoints
 from memory.backends import TraceLog, open_trace_store
 from memory.embeddings import Embedder
@@ -74,6 +74,7 @@ class Hypermnesia:
         self.thresholds = thresholds or Thresholds()
         self.reflection: Reflection = reflection
         self._deferred = Deferred()
+        self._adopter: Periodic | None = None
         self._writers: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
         self._writers_lock = threading.Lock()
         self._checkpoints: sqlite3.Connection | None = None
@@ -135,6 +136,10 @@ class Hypermnesia:
             raise
         try:
             engine.recover()
+            if url:  # other workers may die while this one runs: take over their writes too
+                engine._adopter = Periodic(
+                    settings.adopt_every_s, engine.adopt, name="hypermnesia-adopt"
+                )
         except BaseException:
             engine.close()
             raise
@@ -149,6 +154,8 @@ class Hypermnesia:
     def close(self) -> None:
         """Finish the background job under way (queued ones resume on the next open), then
         release every store."""
+        if self._adopter is not None:
+            self._adopter.close()
         self._deferred.close()
         self.store.close()
         self.traces.close()
@@ -170,6 +177,16 @@ class Hypermnesia:
         """
         for ns in self.store.pending_work(_REFLECT):
             self._schedule_reflection(ns)
+        return self._run_adopted_writes()
+
+    def adopt(self) -> int:
+        """Take over and finish what workers that are gone left unfinished: their intents and
+        journaled turns, then their writes (what opening does, without resuming reflections,
+        which live workers may be running). Returns how many writes were run again."""
+        self.store.recover()
+        return self._run_adopted_writes()
+
+    def _run_adopted_writes(self) -> int:
         pending = self.store.adopt_writes()
         for write in pending:
             with self._writing(write.namespace):

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     checkpoints in PostgreSQL, shared by every worker; unset means SQLite files in ``data_dir``."""
     database_pool_size: int = Field(default=8, ge=1, le=256)
     """Connections one process keeps open to PostgreSQL at most (besides its lease)."""
+    adopt_every_s: float = Field(default=30.0, gt=0, le=3600)
+    """With PostgreSQL: how often a running engine takes over the unfinished writes of workers
+    that are gone (besides when it opens)."""
     embedder: str = "minilm"
     """``minilm`` (local int8 ONNX, the default), ``fake`` (tests) or ``litellm:<provider/model>``.
     """
