@@ -47,11 +47,12 @@ def bench_vector(
     k: int = typer.Option(10, help="Top-k."),
     queries: int = typer.Option(200, help="Number of queries."),
     json_out: bool = typer.Option(False, "--json", help="End with one JSON object."),
+    dist: str = typer.Option("clustered", help="Rows: 'clustered' (a mixture) or 'uniform'."),
 ) -> None:
     """Native core vs NumPy, faiss and Chroma on the same random unit vectors."""
     from evals.bench.vector import run_vector_bench
 
-    run_vector_bench(n=n, dim=dim, k=k, queries=queries, json_out=json_out)
+    run_vector_bench(n=n, dim=dim, k=k, queries=queries, json_out=json_out, dist=dist)
 
 
 @bench_app.command("graph")
