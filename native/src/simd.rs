@@ -1,4 +1,5 @@
-//! Inner loops: f32 and int8 dot products of one query against a list of rows.
+//! Inner loops: f32 and int8 dot products of one query against a list of rows, and the equality
+//! masks that turn a per-row number (the namespace) into filter bits.
 //!
 //! One build runs on any x86-64 CPU: the kernels are compiled for several instruction sets with
 //! `#[target_feature]` and the best one the CPU has is picked at run time (AVX-512 VNNI, AVX-512,
