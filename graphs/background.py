@@ -68,14 +68,14 @@ class Periodic:
     """``job`` every ``interval`` seconds on a daemon thread, until :meth:`close`; a job that
     fails is logged and tried again at the next tick."""
 
-    def __init__(self, interval: float, job: Callable[[], None], name: str) -> None:
+    def __init__(self, interval: float, job: Callable[[], object], name: str) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, args=(interval, job), name=name, daemon=True
         )
         self._thread.start()
 
-    def _run(self, interval: float, job: Callable[[], None]) -> None:
+    def _run(self, interval: float, job: Callable[[], object]) -> None:
         while not self._stop.wait(interval):
             try:
                 job()

@@ -286,8 +286,8 @@ class PgHypergraphStore(GraphWalks):
         """Every namespace that holds at least one vertex or edge, sorted by key."""
         rows = self._tx().tx(
             lambda cur: cur.execute(
-                "SELECT ns FROM graph_vertices UNION SELECT ns FROM graph_edges "
-                'ORDER BY ns COLLATE "C"'
+                "SELECT ns FROM (SELECT ns FROM graph_vertices UNION SELECT ns FROM graph_edges) "
+                'AS spaces ORDER BY ns COLLATE "C"'
             ).fetchall()
         )
         return [Namespace.parse(row[0]) for row in rows]

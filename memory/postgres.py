@@ -20,7 +20,7 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -233,10 +233,14 @@ class PgLease:
         return True
 
     def release(self) -> None:
+        """Give the lease up. Its row is only a record (the lock is what counts), so a server
+        that is already gone costs nothing but that row."""
         if self._conn is not None:
             try:
+                # the session, and the lock with it, may be gone already
                 if not self._conn.broken:
-                    self._conn.execute("DELETE FROM leases WHERE lease_id = %s", (self.owner,))
+                    with suppress(psycopg.Error):
+                        self._conn.execute("DELETE FROM leases WHERE lease_id = %s", (self.owner,))
             finally:
                 self._conn.close()  # the advisory lock goes with the session
                 self._conn = None
