@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: install native llm demo test lint eval ablation bench clean
+.PHONY: install native llm postgres demo test lint eval ablation bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,16 @@ $(VENV)/.llm: $(VENV)/.installed
 
 install: $(VENV)/.installed $(VENV)/.native
 
+# The tests start throwaway PostgreSQL clusters themselves (tests/pg_server.py) with the binaries
+# of Debian's postgresql package; install it when they are missing (CI runs as root).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing Debian's postgresql package (the tests start their own server)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	fi
+
 native: $(VENV)/.native
 
 llm: $(VENV)/.llm
@@ -43,7 +53,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: install llm
+test: install llm postgres
 	$(MAKE) lint
 	@if [ -f native/Cargo.toml ]; then cd native && cargo test --quiet; fi
 	$(PY) -m pytest -q

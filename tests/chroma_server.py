@@ -1,7 +1,7 @@
 """A real Chroma server for tests: ``chroma run`` on 127.0.0.1, a free port and a temp directory.
 
 Use :func:`running_chroma_server` as a context manager, or the ``chroma_server`` fixture (session
-scope) after ``from tests.chroma_server import chroma_server``.
+scope) of ``tests.conftest``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
-__all__ = ["ChromaServer", "chroma_server", "free_port", "running_chroma_server"]
+__all__ = ["ChromaServer", "free_port", "running_chroma_server"]
 
 STARTUP_TIMEOUT_S = 60.0
 
@@ -98,10 +97,3 @@ def running_chroma_server(path: Path) -> Iterator[ChromaServer]:
         yield server
     finally:
         stop(server)
-
-
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
-    """One Chroma server for the whole test session."""
-    with running_chroma_server(tmp_path_factory.mktemp("chroma-server")) as server:
-        yield server

@@ -25,9 +25,7 @@ from memory.embeddings import HashingEmbedder
 from memory.errors import DataFolderInUseError
 from memory.model import Granularity, Namespace, Turn, UnitFilter
 from memory.settings import Settings
-from tests.chroma_server import ChromaServer, chroma_server
-
-__all__ = ["chroma_server"]  # the fixture, imported so pytest finds it
+from tests.chroma_server import ChromaServer
 
 ROOT = Path(__file__).parents[1]
 WHEN = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)

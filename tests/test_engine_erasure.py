@@ -2,7 +2,9 @@
 
 A turn with a distinctive phrase is ingested, recalled (so traces and checkpoints hold it), then
 forgotten; every file under the data folder is then read as raw bytes and the phrase's words must
-be absent. A forgotten successor reopens the fact it had superseded, and history records it.
+be absent. On PostgreSQL beside a Chroma server, no row of any table may hold them (the server's
+write-ahead log is its operator's). A forgotten successor reopens the fact it had superseded, and
+history records it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from graphs.client import Hypermnesia
@@ -69,6 +72,55 @@ def test_a_forgotten_turn_leaves_no_byte_behind(engine: Hypermnesia, tmp_path: P
     assert all(u.provenance != ("D2:1",) for u in engine.store.units(SAM))
     assert "Boston" in engine.recall(SAM, "Where did Sam move?").evidence[0].text
     assert not any("quokka" in e.text for e in engine.recall(SAM, "quokka zeppelin").evidence)
+
+
+def _rows_holding(url: str, words: list[bytes]) -> dict[str, list[bytes]]:
+    """Each ``table.column`` of the database whose rows still hold any of ``words``."""
+    found: dict[str, list[bytes]] = {}
+    with psycopg.connect(url) as conn:
+        columns = conn.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'public'"
+        ).fetchall()
+        for table, column, kind in columns:
+            value = (
+                f'"{column}"'
+                if kind == "bytea"
+                else f"convert_to(lower(\"{column}\"::text), 'UTF8')"
+            )
+            hits = [
+                w
+                for w in words
+                if conn.execute(
+                    f'SELECT count(*) FROM "{table}" WHERE position(%s IN {value}) > 0'.encode(),
+                    (w,),
+                ).fetchone()[0]  # type: ignore[index]
+            ]
+            if hits:
+                found[f"{table}.{column}"] = hits
+    return found
+
+
+@pytest.mark.parametrize("deployment", ["postgres"], indirect=True)
+def test_a_forgotten_turn_leaves_no_row_in_postgres(tmp_path: Path, deployment: Settings) -> None:
+    with Hypermnesia.open(tmp_path, settings=deployment, embedder=HashingEmbedder()) as hm:
+        hm.remember(SAM, [_turn(1, "I moved to Boston for a new job.", 3)])
+        hm.remember(SAM, [_turn(2, f"By the way, {SECRET}.", 4)])
+        hm.flush()
+        assert any(
+            "quokka" in e.text for e in hm.recall(SAM, "Where does the quokka sleep?").evidence
+        )
+        assert deployment.database_url is not None
+        assert set(_rows_holding(deployment.database_url, WORDS)) >= {
+            "turns.payload",
+            "ops.payload",
+        }
+        turn = next(u for u in hm.store.units(SAM) if u.provenance == ("D2:1",))
+        report = hm.forget(SAM, [turn.id])
+        assert turn.id in report.deleted and report.turns_deleted == ["D2:1"]
+        assert _rows_holding(deployment.database_url, WORDS) == {}
+        assert not any("quokka" in e.text for e in hm.recall(SAM, "quokka zeppelin").evidence)
+    assert not list(tmp_path.rglob("*.sqlite3"))
 
 
 def test_forgetting_a_successor_reopens_what_it_replaced(engine: Hypermnesia) -> None:

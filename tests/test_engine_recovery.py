@@ -5,12 +5,21 @@
 - A reflection a write makes due runs after ``remember`` returns; the result says so, ``flush``
   waits for it, and the final memory equals that of an engine reflecting inline.
 - A reflection still due when the process stops resumes when the folder is next opened.
+- With PostgreSQL, a running engine finishes the journaled write of another worker that died
+  (its lease went with its connection), without being reopened.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from agents.context import Thresholds
 from graphs.client import Hypermnesia
@@ -18,6 +27,7 @@ from memory.embeddings import HashingEmbedder
 from memory.model import Granularity, Namespace, Turn, UnitFilter
 from memory.settings import Settings
 from tests.agent_fixtures import sample_sessions
+from tests.conftest import deployment_env
 
 SAM = Namespace(user_id="sam")
 SETTINGS = Settings(embedder="fake", llm_model=None)
@@ -91,3 +101,44 @@ def test_turns_and_write_records_are_journaled_together(tmp_path: Path) -> None:
         assert [w.write_id for w in hm.store.pending_writes()] == [write_id]
         hm.store.finish_write(write_id)
         assert hm.store.pending_writes() == []
+
+
+_DYING_WORKER = textwrap.dedent(
+    """
+    import os, sys
+    from graphs.client import Hypermnesia
+    from memory.embeddings import HashingEmbedder
+    from memory.model import Namespace
+    from memory.settings import Settings
+    from tests.agent_fixtures import sample_sessions
+
+    hm = Hypermnesia.open(sys.argv[1], settings=Settings(), embedder=HashingEmbedder())
+    hm.store.record_write(Namespace(user_id="sam"), sample_sessions()[0], session_end=True)
+    os._exit(0)  # dies with the write journaled and not run
+    """
+)
+
+
+@pytest.mark.parametrize("deployment", ["postgres"], indirect=True)
+def test_a_running_engine_finishes_the_write_of_a_worker_that_died(
+    tmp_path: Path, deployment: Settings
+) -> None:
+    settings = deployment.model_copy(update={"adopt_every_s": 0.2})
+    env = {**os.environ, **deployment_env(deployment)}
+    env.pop("HYPERMNESIA_LLM_MODEL", None)  # the deterministic agents, as in this process
+    with Hypermnesia.open(tmp_path / "a", settings=settings, embedder=HashingEmbedder()) as hm:
+        subprocess.run(
+            [sys.executable, "-c", _DYING_WORKER, str(tmp_path / "b")],
+            cwd=Path(__file__).parents[1],
+            env=env,
+            check=True,
+            timeout=300,
+        )
+        deadline = time.monotonic() + 60
+        while hm.store.pending_writes() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert hm.store.pending_writes() == [], "the dead worker's write was not taken over"
+        facts = _units(hm, Granularity.FACT)
+    with _open(tmp_path / "reference") as ref:
+        ref.remember(SAM, sample_sessions()[0], session_end=True)
+        assert facts == _units(ref, Granularity.FACT) and facts

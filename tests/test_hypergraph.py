@@ -1,4 +1,5 @@
-"""The SQLite hypergraph store: operations, persistence, namespace isolation, PageRank."""
+"""The hypergraph stores: operations, persistence, namespace isolation, PageRank; the contract runs
+on SQLite and on PostgreSQL (a fresh database of the session's server per test)."""
 
 from __future__ import annotations
 
@@ -63,10 +64,16 @@ def build(store: HypergraphStore, ns: Namespace, spec: dict[str, str]) -> dict[s
     return verts
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[HypergraphStore]:
-    with HypergraphStore(tmp_path / "graph.db") as s:
-        yield s
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HypergraphStore]:
+    if request.param == "sqlite":
+        with HypergraphStore(tmp_path / "graph.db") as s:
+            yield s
+        return
+    from memory.pg_hypergraph import PgHypergraphStore
+
+    with PgHypergraphStore(request.getfixturevalue("pg_url")) as pg:
+        yield pg  # type: ignore[misc]  # the same contract, not the same class
 
 
 def nx_reference(
@@ -481,6 +488,20 @@ def test_reopen_in_a_subprocess_and_see_its_writes(tmp_path: Path) -> None:
         assert [Hyperedge.model_validate(e) for e in seen] == store.get_edges(A, ["e1"])
         assert store.incidence(A).edge_ids == ["e1", "from_child"]
         assert store.expand(A, [v["a"].id]) == {"e1": 1, "from_child": 1}
+
+
+def test_a_second_postgres_store_sees_writes_through_the_version(pg_url: str) -> None:
+    from memory.pg_hypergraph import PgHypergraphStore
+
+    with PgHypergraphStore(pg_url) as first, PgHypergraphStore(pg_url) as second:
+        v = build(first, A, {"e1": "a b"})
+        assert second.incidence(A).edge_ids == ["e1"]  # cached before the other one writes
+        second_edge = ed(A, "from_second", v["a"])
+        second.add(A, [second_edge], [])
+        assert first.incidence(A).edge_ids == ["e1", "from_second"]
+        assert first.expand(A, [v["a"].id]) == {"e1": 1, "from_second": 1}
+        first.set_current(A, ["e1"], False)
+        assert second.incidence(A).edge_ids == ["from_second"]
 
 
 def test_corrupt_file_raises_naming_the_path(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
-"""MemoryStore facade: writes, supersede, merge, delete cascade, history, stats, persistence."""
+"""MemoryStore facade: writes, supersede, merge, delete cascade, history, stats, persistence; on
+SQLite beside embedded Chroma and on PostgreSQL beside a Chroma server (the ``deployment``)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -12,9 +14,10 @@ import pytest
 
 from memory.errors import InvalidInputError, UnitNotFoundError
 from memory.model import Granularity, Namespace, Turn, UnitFilter, UnitKind, make_unit
+from memory.settings import Settings
 from memory.store import MemoryStore
 
-from .conftest import StoreFactory
+from .conftest import StoreFactory, deployment_env
 
 NS = Namespace(user_id="sam")
 DAY = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
@@ -33,8 +36,8 @@ def _turns() -> list[Turn]:
 
 
 @pytest.mark.parametrize("backend", ["memory", "chroma"])
-def test_add_turns_and_search(open_store: StoreFactory, backend: str) -> None:
-    store = open_store(backend)
+def test_add_turns_and_search(open_store: StoreFactory, backend: str, deployment: Settings) -> None:
+    store = open_store(backend, settings=deployment)
     units = store.add_turns(NS, _turns())
     assert len(units) == 3
     hits = store.search(NS, "beagle named Biscuit", k=2)
@@ -47,8 +50,10 @@ def test_add_turns_and_search(open_store: StoreFactory, backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", ["memory", "chroma"])
-def test_supersede_keeps_history(open_store: StoreFactory, backend: str) -> None:
-    store = open_store(backend)
+def test_supersede_keeps_history(
+    open_store: StoreFactory, backend: str, deployment: Settings
+) -> None:
+    store = open_store(backend, settings=deployment)
     old = make_unit(
         NS,
         Granularity.FACT,
@@ -79,8 +84,8 @@ def test_supersede_keeps_history(open_store: StoreFactory, backend: str) -> None
         store.supersede(NS, old.id, new)
 
 
-def test_merge_folds_provenance(open_store: StoreFactory) -> None:
-    store = open_store("memory")
+def test_merge_folds_provenance(open_store: StoreFactory, deployment: Settings) -> None:
+    store = open_store("memory", settings=deployment)
     a = make_unit(NS, Granularity.FACT, "Sam has a beagle", provenance=["D1:3"])
     b = make_unit(NS, Granularity.FACT, "Sam owns a beagle", provenance=["D2:1"])
     store.add_units(NS, [a, b])
@@ -91,8 +96,10 @@ def test_merge_folds_provenance(open_store: StoreFactory) -> None:
 
 
 @pytest.mark.parametrize("backend", ["memory", "chroma"])
-def test_delete_cascades_through_provenance(open_store: StoreFactory, backend: str) -> None:
-    store = open_store(backend)
+def test_delete_cascades_through_provenance(
+    open_store: StoreFactory, backend: str, deployment: Settings
+) -> None:
+    store = open_store(backend, settings=deployment)
     turns = store.add_turns(NS, _turns())
     fact = make_unit(
         NS,
@@ -122,8 +129,8 @@ def test_delete_cascades_through_provenance(open_store: StoreFactory, backend: s
         store.delete(NS, ["u-missing"])
 
 
-def test_access_statistics(open_store: StoreFactory) -> None:
-    store = open_store("memory")
+def test_access_statistics(open_store: StoreFactory, deployment: Settings) -> None:
+    store = open_store("memory", settings=deployment)
     unit = store.add_turns(NS, _turns())[0]
     store.record_access(NS, [unit.id])
     store.record_access(NS, [unit.id])
@@ -131,9 +138,11 @@ def test_access_statistics(open_store: StoreFactory) -> None:
     assert got.access_count == 2 and got.last_accessed is not None
 
 
-def test_reopen_in_another_process(tmp_path: Path, fake_embedder: object) -> None:
+def test_reopen_in_another_process(
+    tmp_path: Path, fake_embedder: object, deployment: Settings
+) -> None:
     data = tmp_path / "data"
-    with MemoryStore.open(data, embedder=fake_embedder) as store:  # type: ignore[arg-type]
+    with MemoryStore.open(data, embedder=fake_embedder, settings=deployment) as store:  # type: ignore[arg-type]
         store.add_turns(NS, _turns())
     script = textwrap.dedent(
         f"""
@@ -152,5 +161,6 @@ def test_reopen_in_another_process(tmp_path: Path, fake_embedder: object) -> Non
         text=True,
         check=True,
         cwd=Path(__file__).parents[1],
+        env={**os.environ, **deployment_env(deployment)},
     )
     assert out.stdout.split() == ["3", "D1:3"]

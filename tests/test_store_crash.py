@@ -1,8 +1,11 @@
 """Crash safety: a writer killed with SIGKILL at random points loses no journaled turn and leaves
-no hyperedge pointing at a missing unit once the store is reopened."""
+no hyperedge pointing at a missing unit once the store is reopened: on SQLite beside embedded
+Chroma, and on PostgreSQL beside a Chroma server (the ``deployment``), where the reopened store
+finishes the work of the killed writer because its lease went with it."""
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -14,13 +17,16 @@ import pytest
 
 from memory.embeddings import HashingEmbedder
 from memory.model import Granularity, Namespace, UnitFilter
+from memory.settings import Settings
 from memory.store import MemoryStore
 
+from .conftest import deployment_env
+
 ROOT = Path(__file__).parents[1]
-RUNS = 20
+RUNS = {"sqlite": 20, "postgres": 8}
 
 
-def _run_and_kill(data: Path, delay: float, first_batch: int) -> set[int]:
+def _run_and_kill(data: Path, delay: float, first_batch: int, env: dict[str, str]) -> set[int]:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -32,6 +38,7 @@ def _run_and_kill(data: Path, delay: float, first_batch: int) -> set[int]:
             str(first_batch),
         ],
         cwd=ROOT,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -47,14 +54,16 @@ def _run_and_kill(data: Path, delay: float, first_batch: int) -> set[int]:
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_points_loses_nothing(tmp_path: Path) -> None:
+def test_sigkill_at_random_points_loses_nothing(tmp_path: Path, deployment: Settings) -> None:
     rng = random.Random(20231122)
     ns = Namespace(user_id="crash")
     data = tmp_path / "data"
+    env = {**os.environ, **deployment_env(deployment)}
     journaled: set[int] = set()
-    for run in range(RUNS):
-        journaled |= _run_and_kill(data, rng.uniform(0.0, 1.5), run * 1000)
-        with MemoryStore.open(data, embedder=HashingEmbedder()) as store:
+    runs = RUNS["postgres" if deployment.database_url else "sqlite"]
+    for run in range(runs):
+        journaled |= _run_and_kill(data, rng.uniform(0.0, 1.5), run * 1000, env)
+        with MemoryStore.open(data, embedder=HashingEmbedder(), settings=deployment) as store:
             assert store._journal.count_ops("pending") == 0
             turn_ids = {t.id for t in store.turns(ns)}
             for batch in journaled:

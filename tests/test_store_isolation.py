@@ -1,7 +1,9 @@
 """Tenant isolation: nothing done in namespace A ever returns or touches data of namespace B.
 
 Both namespaces hold the same texts (so identical content cannot leak through shared ids), and a
-random sequence of operations runs in A; B must read back exactly as it was written.
+random sequence of operations runs in A; B must read back exactly as it was written. It runs on
+SQLite beside embedded Chroma and on PostgreSQL beside a Chroma server (the ``deployment``), where
+every example takes a fresh pair of namespaces in one shared database.
 """
 
 from __future__ import annotations
@@ -15,12 +17,17 @@ from hypothesis import strategies as st
 from memory.embeddings import HashingEmbedder
 from memory.errors import UnitNotFoundError
 from memory.model import Granularity, Namespace, Turn, make_unit
+from memory.settings import Settings
 from memory.store import MemoryStore
 
-A = Namespace(user_id="alice")
-B = Namespace(user_id="bob")
 WORDS = ["boston", "beagle", "pottery", "nurse", "denver", "maya", "bakery", "hiking"]
 
+EXAMPLES = {
+    ("memory", "sqlite"): 60,
+    ("chroma", "sqlite"): 25,
+    ("memory", "postgres"): 30,
+    ("chroma", "postgres"): 15,
+}
 texts = st.lists(st.sampled_from(WORDS), min_size=2, max_size=5).map(" ".join)
 operations = st.lists(
     st.one_of(
@@ -57,18 +64,25 @@ def _snapshot(store: MemoryStore, ns: Namespace) -> tuple[object, ...]:
 
 
 @pytest.mark.parametrize("backend", ["memory", "chroma"])
-def test_no_operation_in_a_touches_b(tmp_path: Path, backend: str) -> None:
+def test_no_operation_in_a_touches_b(tmp_path: Path, backend: str, deployment: Settings) -> None:
     counter = iter(range(10_000))
 
     @settings(
-        max_examples=25 if backend == "chroma" else 60,
+        max_examples=EXAMPLES[backend, "postgres" if deployment.database_url else "sqlite"],
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @given(sentences=st.lists(texts, min_size=3, max_size=6, unique=True), ops=operations)
     def check(sentences: list[str], ops: list[tuple[str, object]]) -> None:
-        data = tmp_path / f"run{next(counter)}"
-        with MemoryStore.open(data, embedder=HashingEmbedder(), backend=backend) as store:  # type: ignore[arg-type]
+        run = next(counter)
+        A, B = Namespace(user_id=f"alice{run}"), Namespace(user_id=f"bob{run}")
+        data = tmp_path / f"run{run}"
+        with MemoryStore.open(
+            data,
+            embedder=HashingEmbedder(),
+            backend=backend,  # type: ignore[arg-type]
+            settings=deployment,
+        ) as store:
             b_ids = _seed(store, B, sentences)
             _seed(store, A, sentences)
             before = _snapshot(store, B)

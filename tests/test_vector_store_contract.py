@@ -30,9 +30,7 @@ from memory.vector_store import (
     VectorRecord,
     VectorStore,
 )
-from tests.chroma_server import ChromaServer, chroma_server, free_port, running_chroma_server
-
-__all__ = ["chroma_server"]  # the fixture, imported so pytest finds it
+from tests.chroma_server import ChromaServer, free_port, running_chroma_server
 
 ROOT = Path(__file__).resolve().parents[1]
 EMBEDDER = HashingEmbedder()
