@@ -19,6 +19,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -26,12 +27,14 @@ from typing import Any, ClassVar, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from memory.errors import InvalidInputError, StoreCorruptError, StoreUnavailableError
 
 __all__ = [
     "MIGRATIONS",
+    "MIGRATION_WAIT_S",
     "PgDatabase",
     "PgLease",
     "check_url",
@@ -48,6 +51,8 @@ _MIGRATION_LOCK = (0x484D, 1)
 _LEASE_CLASS = 0x484E
 """Class of the advisory locks that hold leases (the key is the lease id)."""
 _RETRIES = 5
+MIGRATION_WAIT_S = 300.0
+"""How long a process waits for another one to finish migrating the schema."""
 _CONNECT = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30}
 
 
@@ -84,13 +89,35 @@ def schema_version() -> int:
 
 
 @contextmanager
-def migration_lock(conn: psycopg.Connection[Any]) -> Iterator[None]:
-    """Hold the migration advisory lock on ``conn`` (autocommit) for the block."""
-    conn.execute("SELECT pg_advisory_lock(%s::int4, %s::int4)", _MIGRATION_LOCK)
+def migration_lock(
+    conn: psycopg.Connection[Any], timeout: float = MIGRATION_WAIT_S
+) -> Iterator[None]:
+    """Hold the migration advisory lock on ``conn`` (autocommit) for the block.
+
+    Waiters poll with ``pg_try_advisory_lock`` between short sleeps instead of blocking in
+    ``pg_advisory_lock``: a blocked statement is an open transaction, and the checkpointer's
+    migrations (``CREATE INDEX CONCURRENTLY``) wait for every open transaction to end, so the
+    holder would wait for its waiters for ever.
+    """
+    deadline = time.monotonic() + timeout
+    while not _try_migration_lock(conn):
+        if time.monotonic() > deadline:
+            raise StoreUnavailableError(
+                f"waited {timeout:g} s for another process to finish migrating the database"
+            )
+        time.sleep(0.05)
     try:
         yield
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", _MIGRATION_LOCK)
+
+
+def _try_migration_lock(conn: psycopg.Connection[Any]) -> bool:
+    with conn.cursor(row_factory=tuple_row) as cur:  # whatever rows the connection makes
+        found = cur.execute(
+            "SELECT pg_try_advisory_lock(%s::int4, %s::int4)", _MIGRATION_LOCK
+        ).fetchone()
+    return bool(found and found[0])
 
 
 def migrate(url: str) -> list[int]:
