@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,9 +62,14 @@ def write_keys(path: Path, users: list[str]) -> dict[str, str]:
 
 @contextmanager
 def running_service(
-    tmp: Path, users: list[str] | None = None, *, workers: int = 1
+    tmp: Path,
+    users: list[str] | None = None,
+    *,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[Service]:
-    """``app.py serve`` in ``tmp``; with ``users``, a keys file with a key for each."""
+    """``app.py serve`` in ``tmp``; with ``users``, a keys file with a key for each; ``env`` adds
+    variables (a database URL, a Chroma server)."""
     data_dir = tmp / "data"
     keys_file = tmp / "keys.txt" if users else None
     keys = write_keys(keys_file, users) if keys_file is not None and users else {}
@@ -74,7 +79,7 @@ def running_service(
     process = subprocess.Popen(
         [sys.executable, *args],
         cwd=ROOT,
-        env=service_env(data_dir, keys_file),
+        env={**service_env(data_dir, keys_file), **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

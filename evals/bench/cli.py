@@ -10,6 +10,7 @@ __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures side by side.")
 _JSON = typer.Option(False, "--json", help="End with one JSON object.")
+_KEYS = typer.Option(None, help="A file of 'key user' lines (plain keys) if the service has keys.")
 
 
 @app.command("vector")
@@ -39,6 +40,22 @@ def bench_graph(
 
     path = Path(data) if data else None
     run_graph_bench(json_out, data=path, questions=questions, one_namespace=one_namespace)
+
+
+@app.command("load")
+def bench_load(
+    url: str = typer.Option(..., help="The service, on 127.0.0.1, localhost or [::1]."),
+    clients: int = typer.Option(32, help="Concurrent clients (at most 256)."),
+    seconds: float = typer.Option(30.0, help="How long the clients run (at most 600)."),
+    keys: Path | None = _KEYS,
+    users: int = typer.Option(4, min=1, max=64, help="Users to spread the clients over (local)."),
+    json_out: bool = _JSON,
+) -> None:
+    """Clients alternating remember and recall: requests/s, p50/p95, errors and lost writes."""
+    from evals.bench.load import keyed_tenants, local_tenants, read_keys, run_load_bench
+
+    tenants = keyed_tenants(read_keys(keys)) if keys else local_tenants(users)
+    run_load_bench(url, clients, seconds, tenants, json_out)
 
 
 @app.command("store")
