@@ -68,6 +68,27 @@ def keyed_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]
 
 
 @pytest.fixture(scope="session")
+def pg_keyed_service(
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: PostgresServer,
+    chroma_server: ChromaServer,
+) -> Iterator[Service]:
+    """The same service as ``keyed_service``, two workers on PostgreSQL and a Chroma server."""
+    from tests.service_server import running_service
+
+    env = {
+        "HYPERMNESIA_DATABASE_URL": postgres_server.new_database(),
+        "HYPERMNESIA_CHROMA_HOST": chroma_server.host,
+        "HYPERMNESIA_CHROMA_PORT": str(chroma_server.port),
+        "HYPERMNESIA_CHROMA_COLLECTION": "keyed-service",
+    }
+    users = ["alice", "bob", "carol", "dave"]
+    folder = tmp_path_factory.mktemp("pg-service")
+    with running_service(folder, users, workers=2, env=env) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One throwaway PostgreSQL cluster for the whole session (started on first use)."""
     from tests.pg_server import running_postgres

@@ -4,7 +4,8 @@ deletes or traces another tenant's data.
 Both tenants remember the same sentences (so shared content cannot hide a leak behind shared ids),
 the victim also a secret; then random sequences of the attacker's calls — REST and MCP, aimed at
 the victim's unit and run ids — run against a live server, and the victim's data must read back
-exactly as it was.
+exactly as it was: on one worker over SQLite and embedded Chroma, and on two workers over
+PostgreSQL and a Chroma server.
 """
 
 from __future__ import annotations
@@ -103,8 +104,11 @@ def _check_mcp(svc: Service, op: str, arg: Any, victim: tuple[set[str], set[str]
         assert not {r["run_id"] for r in out.structured_content["runs"]} & runs
 
 
-def test_no_call_of_one_key_touches_another_tenant(keyed_service: Service) -> None:
-    svc = keyed_service
+@pytest.mark.parametrize("service", ["keyed_service", "pg_keyed_service"])
+def test_no_call_of_one_key_touches_another_tenant(
+    request: pytest.FixtureRequest, service: str
+) -> None:
+    svc: Service = request.getfixturevalue(service)
     _seed(svc, ATTACKER, SHARED)
     victim = _seed(svc, VICTIM, [*SHARED, SECRET])
     before = _victim_state(svc, *victim)
