@@ -4,7 +4,9 @@ For each batch of turns it builds
 - one **turn** unit per turn (entities, keyphrases, the session's time),
 - **fact** units: atomic, self-contained statements ("I" resolved to the speaker), each with the
   absolute date of what it describes — relative dates ("yesterday") are resolved against the
-  *session's* date, never the processing time — and the attribute slot it sets, if any,
+  *session's* date, never the processing time — the attribute slot it sets, if any, and who said
+  it relative to whom it is about (:mod:`agents.trust`); text that reads as an instruction to the
+  assistant never sets a slot,
 - **session** segment units when a session ends: contiguous, topically coherent turn ranges.
 
 Deterministic mode uses :mod:`agents.analysis`; LLM mode asks ``constructor.facts`` for the facts
@@ -31,6 +33,7 @@ from agents.analysis import (
 from agents.context import RunContext
 from agents.slots import detect_slot, fact_subject
 from agents.state import WriteState
+from agents.trust import is_instruction, said_by
 from memory.llm import LLMCall
 from memory.model import Granularity, MemoryUnit, Namespace, Turn, make_unit
 from memory.store import turn_unit
@@ -88,7 +91,15 @@ def build_turn_units(
     for turn in turns:
         text = turn.text if not turn.image_caption else f"{turn.text} {turn.image_caption}"
         entities = tuple(dict.fromkeys([turn.speaker, *extract_entities(text, known=known)]))
-        units.append(turn_unit(ns, turn, entities=entities, keywords=tuple(keyphrases(text, k=6))))
+        units.append(
+            turn_unit(
+                ns,
+                turn,
+                entities=entities,
+                keywords=tuple(keyphrases(text, k=6)),
+                said_by=said_by(turn.speaker, turn.role, None),
+            )
+        )
     return units
 
 
@@ -217,7 +228,7 @@ def _fact_unit(
     provenance: Sequence[str] | None = None,
 ) -> MemoryUnit:
     subject = fact_subject(text, turn.speaker, entities)
-    slot = detect_slot(text, subject)
+    slot = None if is_instruction(text) else detect_slot(text, subject)
     if subject and subject not in entities:
         entities = (subject, *entities)
     return make_unit(
@@ -227,6 +238,7 @@ def _fact_unit(
         provenance=provenance or [turn.id],
         session_id=turn.session_id,
         speaker=turn.speaker,
+        said_by=said_by(turn.speaker, turn.role, subject),
         event_time=event_time,
         entities=entities,
         keywords=tuple(keyphrases(text, k=5)),

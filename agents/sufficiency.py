@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from agents.analysis import content_tokens
-from agents.gate import slot_of
 from agents.results import Evidence, Verdict
 from agents.retrieval import cached_query_analysis
+from agents.slots import current_slot_holders, slot_of
 from memory.model import MemoryUnit, Namespace
 from memory.store import MemoryStore
 
@@ -91,10 +91,16 @@ def refine_query(
 
 
 def find_conflicts(store: MemoryStore, ns: Namespace, unit_ids: Sequence[str]) -> list[list[str]]:
-    """Groups of current units that give one attribute slot different values."""
-    groups: dict[str, dict[str, str]] = {}
-    for unit in store.get(ns, list(unit_ids)):
-        slot = slot_of(unit)
-        if slot and unit.is_current:
-            groups.setdefault(slot[0], {}).setdefault(slot[1], unit.id)
-    return [sorted(values.values()) for values in groups.values() if len(values) > 1]
+    """For each slot the given units set, every current unit of that slot when they disagree.
+
+    The rivals come from the whole namespace, not only from ``unit_ids``: a flagged claim must
+    not pass as the only fact of its slot because the statement it contradicts ranked lower.
+    """
+    keys = {slot[0] for u in store.get(ns, list(unit_ids)) if u.is_current and (slot := slot_of(u))}
+    holders = current_slot_holders(store, ns) if keys else {}
+    groups = []
+    for key in sorted(keys):
+        units = holders.get(key, ())
+        if len({slot_of(u) for u in units}) > 1:
+            groups.append(sorted(u.id for u in units))
+    return groups
