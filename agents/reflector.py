@@ -9,8 +9,9 @@ from. Its proposals go through the same judge gate as everything else: a cluster
 supersedes its previous insight, and an inference never overwrites evidence.
 
 Only what people said about what stands is generalised (:func:`admissible`): the assistant's own
-statements, claims that lose to someone's own statement, and text that reads as an instruction to
-the assistant or as talk about its memory stay plain evidence; a model-worded insight or persona
+statements, claims that lose to someone's own statement, text that reads as an instruction to the
+assistant or as talk about its memory, and whatever came in a message that tries to override the
+memory stay plain evidence; a model-worded insight or persona
 that reads as an instruction is dropped.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -28,7 +30,7 @@ from agents._steps import clock, step
 from agents.context import RunContext
 from agents.slots import slot_of
 from agents.state import WriteState
-from agents.trust import is_instruction, prevailing, said_by_of
+from agents.trust import is_injection, is_instruction, prevailing, said_by_of
 from memory.llm import LLMCall, LLMClient
 from memory.model import (
     Granularity,
@@ -53,11 +55,12 @@ def reflector(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, Any]
     """Propose insight and persona units for the judge gate."""
     ctx = runtime.context
     with clock() as timer:
-        current = ctx.store.units(
-            ctx.namespace,
-            UnitFilter(granularities=frozenset({Granularity.FACT}), current_only=True),
+        every = ctx.store.units(
+            ctx.namespace, UnitFilter(granularities=frozenset({Granularity.FACT}))
         )
-        facts = admissible(current)
+        injected = {t.id for t in ctx.store.turns(ctx.namespace) if is_injection(t.text)}
+        facts = admissible(every, injected)
+        current = sum(f.is_current for f in every)
         vectors = ctx.store.embed([f.text for f in facts]) if facts else np.zeros((0, 1))
         llm = ctx.llm if ctx.use_llm else None
         proposals, calls, fallbacks = propose_reflections(ctx.namespace, facts, vectors, llm)
@@ -70,12 +73,12 @@ def reflector(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, Any]
                 "reflector",
                 f"proposed {len(proposals)} reflections from {len(facts)} facts",
                 f"clusters of ≥{MIN_CLUSTER} facts at cosine ≥{LINK_SIMILARITY}; "
-                f"one persona per speaker; {len(current) - len(facts)} facts left out "
-                "(the assistant's, contested, or instruction-like)",
+                f"one persona per speaker; {current - len(facts)} current facts left out "
+                "(the assistant's, disputed, from a disputing source, or instruction-like)",
                 timer=timer,
                 calls=calls,
                 fallback="; ".join(fallbacks) or None,
-                inputs={"facts": len(current), "admissible": len(facts)},
+                inputs={"facts": current, "admissible": len(facts)},
                 outputs={
                     "insights": sum(u.granularity == Granularity.INSIGHT for u in proposals),
                     "personas": sum(u.granularity == Granularity.PERSONA for u in proposals),
@@ -85,22 +88,39 @@ def reflector(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, Any]
     }
 
 
-def admissible(facts: Sequence[MemoryUnit]) -> list[MemoryUnit]:
-    """The facts reflection may generalise: said by a person, not contradicting a statement that
-    stands over them, and not instruction-like."""
+def admissible(
+    facts: Sequence[MemoryUnit], injected: AbstractSet[str] = frozenset()
+) -> list[MemoryUnit]:
+    """The current facts of ``facts`` (current and closed) that reflection may generalise.
+
+    Left out: the assistant's statements; claims that lose to the statement standing on their
+    attribute; instruction-like text; facts from a turn in ``injected`` (messages that try to
+    override the memory); and whatever a speaker says about someone after that speaker's claims
+    about them were flagged as disputes — who contradicts a person's own statement is no source
+    for generalising about that person.
+    """
+    current = [f for f in facts if f.is_current]
     by_slot: dict[str, list[MemoryUnit]] = {}
-    for fact in facts:
+    for fact in current:
         slot = slot_of(fact)
-        if slot is not None and fact.is_current:
+        if slot is not None:
             by_slot.setdefault(slot[0], []).append(fact)
     standing = {key: slot_of(prevailing(group)) for key, group in by_slot.items()}
+    suspect = {_source(f) for f in facts if f.disputes is not None}
     return [
         f
-        for f in facts
+        for f in current
         if said_by_of(f) is not SaidBy.ASSISTANT
         and not is_instruction(f.text)
+        and injected.isdisjoint(f.provenance)
         and ((slot := slot_of(f)) is None or standing.get(slot[0]) == slot)
+        and _source(f) not in suspect
     ]
+
+
+def _source(fact: MemoryUnit) -> tuple[str | None, str | None]:
+    """Who said a fact and whom it is about (its first entity)."""
+    return fact.speaker, fact.entities[0].casefold() if fact.entities else None
 
 
 def propose_reflections(

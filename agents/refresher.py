@@ -4,8 +4,8 @@
 - ``duplicate``: store it, then merge it into the unit it duplicates (provenance is kept, the
   duplicate is closed onto the original, and the merge is in both units' history);
 - ``update``: the new unit supersedes the old one (the old one is closed, never erased);
-- ``conflict``: store the unit beside the one it contradicts, closing nothing (the gate refused it
-  the standing to replace that one);
+- ``conflict``: store the unit beside the one it contradicts, marked as disputing it, closing
+  nothing (the gate refused it the standing to replace that one);
 - ``skip``: nothing (a replay of something already stored).
 
 On the read path it resolves conflicts the judge found: of the facts giving one slot different
@@ -50,6 +50,9 @@ def refresh_write(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, 
     units = {u["id"]: MemoryUnit.model_validate(u) for u in state.get("proposed", [])}
     decisions = [WriteDecision.model_validate(v) for v in state.get("verdicts", [])]
     with clock() as timer:
+        for d in decisions:
+            if d.decision == "conflict":  # stored with the statement it disputes
+                units[d.unit_id] = units[d.unit_id].model_copy(update={"disputes": d.target_id})
         kept = ("new", "duplicate", "conflict")
         fresh = [units[d.unit_id] for d in decisions if d.decision in kept]
         written: dict[str, MemoryUnit] = {u.id: u for u in fresh}

@@ -72,6 +72,8 @@ def detect_slot(fact_text: str, subject: str | None) -> Slot | None:
         if match:
             value = normalize_label(match.group("value"))
             value = re.split(r"\s+(?:with|since|because|and|but|last|next|on|in \d)\b", value)[0]
+            # "works at X now" and "works at X (2019)" give X: the same value, not an update
+            value = re.sub(r"\s+now$", "", re.split(r"\s*\(", value)[0])
             if value:
                 return Slot(subject=subject, attribute=attribute, value=value.strip())
     return None

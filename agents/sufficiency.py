@@ -91,16 +91,25 @@ def refine_query(
 
 
 def find_conflicts(store: MemoryStore, ns: Namespace, unit_ids: Sequence[str]) -> list[list[str]]:
-    """For each slot the given units set, every current unit of that slot when they disagree.
+    """For each slot the given units state, every current unit of that slot when they disagree.
 
-    The rivals come from the whole namespace, not only from ``unit_ids``: a flagged claim must
-    not pass as the only fact of its slot because the statement it contradicts ranked lower.
+    A unit states a slot when it sets it, or when it is a turn or segment from which a current
+    fact setting it was built. The rivals come from the whole namespace, not only from
+    ``unit_ids``: a flagged claim must not pass as the only fact of its slot because the
+    statement it contradicts ranked lower.
     """
-    keys = {slot[0] for u in store.get(ns, list(unit_ids)) if u.is_current and (slot := slot_of(u))}
-    holders = current_slot_holders(store, ns) if keys else {}
+    units = [u for u in store.get(ns, list(unit_ids)) if u.is_current]
+    if not units:
+        return []
+    holders = current_slot_holders(store, ns)
+    sources = {p for u in units for p in u.provenance}
+    keys = {slot[0] for u in units if (slot := slot_of(u))}
+    for key, group in holders.items():
+        if any(sources.intersection(u.provenance) for u in group):
+            keys.add(key)
     groups = []
     for key in sorted(keys):
-        units = holders.get(key, ())
-        if len({slot_of(u) for u in units}) > 1:
-            groups.append(sorted(u.id for u in units))
+        group = holders.get(key, ())
+        if len({slot_of(u) for u in group}) > 1:
+            groups.append(sorted(u.id for u in group))
     return groups

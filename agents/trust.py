@@ -12,7 +12,11 @@ and the reflector share these rules:
 - the assistant's claims give way to anyone;
 - text that reads as an instruction to the assistant or as talk about the memory itself ("from
   now on always…", "ignore previous instructions", "as your memory system…") sets no attribute
-  and is never generalised into insights or personas.
+  and is never generalised into insights or personas; a message that tries to override what the
+  assistant knows or speaks as the system sets no attribute in any of its sentences.
+
+The screens are patterns over the text, so they catch the usual shapes of such instructions, not
+every paraphrase; the standing rules above do not depend on wording.
 
 Identity is the speaker's name as the caller gives it: whoever writes turns under the user's own
 name speaks as the user; authenticating speakers is the caller's job.
@@ -31,6 +35,7 @@ __all__ = [
     "CORROBORATION",
     "independent_speakers",
     "is_assistant",
+    "is_injection",
     "is_instruction",
     "may_supersede",
     "prevailing",
@@ -97,11 +102,12 @@ def refusal(new: MemoryUnit, old: MemoryUnit) -> str:
 
 
 def prevailing(units: Sequence[MemoryUnit]) -> MemoryUnit:
-    """Of units disagreeing on one slot, the one that stands: taken in time order, each replaces
-    the standing one only where :func:`may_supersede` allows it."""
+    """Of units disagreeing on one slot, the one that stands: claims the gate flagged as disputes
+    give way to any unflagged one; then, in time order, each replaces the standing one only where
+    :func:`may_supersede` allows it."""
     if not units:
         raise ValueError("prevailing() needs at least one unit")
-    ordered = sorted(units, key=_when)
+    ordered = sorted([u for u in units if u.disputes is None] or units, key=_when)
     standing = ordered[0]
     for unit in ordered[1:]:
         if may_supersede(unit, standing):
@@ -128,40 +134,50 @@ _MEMORY_NOUNS = (
     r"(?:memory|memories|records?|notes|database|knowledge(?:\s+base)?|profile|instructions?|"
     r"(?:system\s+)?prompt|settings|rules|guidelines|programming|training|context)"
 )
-_INSTRUCTION_PATTERNS = (
+_INJECTION_PATTERNS = (
+    # telling the assistant to drop what it was told or knows
+    r"\b(?:ignore|disregard|forget|override|overwrite|bypass|discard)\b[^.!?]{0,40}?\b"
+    r"(?:previous|prior|earlier|above|preceding|original|existing|stored|old)\b",
+    rf"\b(?:ignore|disregard|override|overwrite|bypass|discard|erase|wipe|reset)\b[^.!?]{{0,30}}?"
+    rf"\b{_MEMORY_NOUNS}\b",
+    # speaking as the system, or as the memory itself
+    r"\b(?:memory|system|admin|developer|database)\s+(?:system|update|override|entry|"
+    r"instructions?|prompt|message|note|mode|command)\b",
+    r"\bas\s+(?:your|the)\s+(?:ai|assistant|memory(?:\s+system)?|system|chatbot|bot)\b",
+    r"(?:^|[\s\[(<])(?:system|admin|developer)\s*[:\]>]",
+    r"\b(?:new|updated|special|hidden|secret|additional|standing)\s+(?:instructions?|rules|"
+    r"directives?|orders|commands?)\b",
+    r"\b(?:prompt\s+injection|jailbreak|developer\s+mode|pretend\s+(?:that|to)|act\s+as|"
+    r"role-?play\s+as|you\s+are\s+now)\b",
+)
+_DIRECTIVE_PATTERNS = (
     # directives about all future answers
     r"\b(?:from\s+now\s+on|going\s+forward|henceforth|from\s+(?:here|this\s+point)\s+on|"
     r"until\s+told\s+otherwise|(?:in|for)\s+(?:all\s+)?future\s+"
     r"(?:chats?|conversations?|replies|answers|responses|sessions))\b",
-    # overriding what is stored or instructed
-    r"\b(?:ignore|disregard|forget|override|overwrite|bypass|discard)\b[^.!?]{0,40}?\b"
-    r"(?:previous|prior|earlier|above|preceding|original|existing|stored|old)\b",
-    rf"\b(?:ignore|disregard|override|overwrite|bypass|discard|erase|update|correct|change|"
-    rf"edit|wipe|reset)\b[^.!?]{{0,30}}?\b{_MEMORY_NOUNS}\b",
-    # the assistant's memory or rules as the topic
+    # the assistant's memory, rules or prompt as the topic
     rf"\b{_ASSISTANT}\s+{_MEMORY_NOUNS}\b",
-    r"\b(?:memory|system|admin|developer|database)\s+(?:system|update|override|entry|"
-    r"instructions?|prompt|message|note|mode|command)\b",
-    r"\bas\s+(?:an?\s+|your\s+|the\s+)?(?:ai|assistant|language\s+model|llm|memory|system|"
-    r"chatbot|bot)\b",
-    r"\b(?:new|updated|special|hidden|secret|additional|standing)\s+(?:instructions?|rules|"
-    r"directives?|orders|commands?)\b",
-    r"(?:^|[\s\[(<])(?:system|admin|developer)\s*[:\]>]",
-    r"\b(?:prompt\s+injection|jailbreak|developer\s+mode|pretend\s+(?:that|to)|act\s+as|"
-    r"role-?play\s+as|you\s+are\s+now)\b",
-    # obligations laid on the assistant, or on whoever reads this
+    # obligations laid on the assistant
     rf"\b{_ASSISTANT}\s+(?:must|shall|should\s+always|should\s+never|needs?\s+to|ha(?:s|ve)\s+to|"
     r"(?:is|are)\s+(?:to|required\s+to|instructed\s+to|supposed\s+to)|will\s+(?:always|never))\b",
+    # how to address someone or what to say, in every answer
     r"\b(?:always|never|only)\s+(?:call|address|refer\s+to|describe|introduce|say|tell|answer|"
     r"reply|respond|mention|recommend|suggest|greet|treat)\b",
-    # a fact that opens with an order to remember or record something
-    r"^(?:please\s+)?(?:remember|note|record|store|save|log|memori[sz]e|write\s+down|keep\s+in\s+"
-    r"mind|make\s+(?:a\s+)?note|treat|assume|consider|mark|set|call|address)\b",
-    r"\b(?:remember|note|record|store|save|log)\s+(?:this|that)\s*:",
 )
-_INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.IGNORECASE)
+_INJECTION = re.compile("|".join(f"(?:{p})" for p in _INJECTION_PATTERNS), re.IGNORECASE)
+_INSTRUCTION = re.compile(
+    "|".join(f"(?:{p})" for p in (*_INJECTION_PATTERNS, *_DIRECTIVE_PATTERNS)), re.IGNORECASE
+)
+
+
+def is_injection(text: str) -> bool:
+    """Whether ``text`` tries to override what the assistant was told or knows, or speaks as the
+    system: a message doing so is untrusted as a whole (the claim it carries may sit in another
+    sentence)."""
+    return bool(_INJECTION.search(" ".join(text.split())))
 
 
 def is_instruction(text: str) -> bool:
-    """Whether ``text`` reads as an instruction to the assistant or as talk about its memory."""
+    """Whether ``text`` reads as an instruction to the assistant or as talk about its memory
+    (an injection, a directive for future answers, an obligation laid on the assistant)."""
     return bool(_INSTRUCTION.search(" ".join(text.split())))

@@ -216,6 +216,9 @@ class MemoryUnit(BaseModel):
     said_by: SaidBy | None = None
     """Whether the speaker said this about themselves, about someone else, or is the assistant
     (unset for inferences and for units stored before it was recorded)."""
+    disputes: str | None = None
+    """The id of the statement this claim contradicted without the standing to replace it: kept
+    as evidence, flagged, and never preferred to an unflagged statement of the same attribute."""
     event_time: AwareDatetime | None = None
     """When the remembered event happened (absolute), if known."""
     recorded_at: AwareDatetime = Field(default_factory=utcnow)
