@@ -115,7 +115,7 @@ def refresh_read(state: ReadState, runtime: Runtime[RunContext]) -> dict[str, An
                     continue  # the standing unit, or one agreeing with it
                 why = (
                     "a later claim of equal or better standing"
-                    if may_supersede(standing, old)
+                    if may_supersede(old, standing)
                     else refusal(old, standing)
                 )
                 reason = f"conflict resolved for {standing.id}: {why}"
