@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from evals.poisoning import run_poisoning_cli
 from graphs.cli import chat, demo, forget, ingest, reflect, render, traces
 from graphs.cli import options as opt
 from graphs.cli.engine import engine_for, namespace
@@ -15,13 +16,14 @@ from graphs.cli.errors import HandledGroup
 
 HELP = (
     "Hypermnesia command line: ingest, recall, chat, forget, history, reflect, traces, demo, "
-    "bench, eval."
+    "bench, eval, poisoning."
 )
 app = typer.Typer(cls=HandledGroup, no_args_is_help=True, add_completion=False, help=HELP)
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures side by side.")
 app.add_typer(bench_app, name="bench")
 traces_app = typer.Typer(no_args_is_help=True, help="Inspect the recorded graph runs.")
 app.add_typer(traces_app, name="traces")
+app.command("poisoning")(run_poisoning_cli)
 
 DEMO_FILE = Path(__file__).resolve().parent / "evals" / "samples" / "demo_conversation.json"
 

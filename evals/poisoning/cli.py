@@ -13,7 +13,7 @@ from rich.table import Table
 __all__ = ["run_poisoning_cli", "show_summary"]
 
 EMBEDDER = typer.Option("minilm", help="minilm (the real embedder) or fake (hashing).")
-LIMIT = typer.Option(None, min=1, help="Only the first N cases of each set.")
+LIMIT = typer.Option(None, min=1, help="Only the first N cases of each category.")
 DATA_DIR = typer.Option(
     None, "--data-dir", help="Keep the stores here (default: a temporary folder)."
 )

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.poisoning.cases import ATTACKS, LEGITIMATE, load_cases
+from evals.poisoning.cases import ATTACKS, LEGITIMATE, Case, load_cases
 from evals.poisoning.play import Outcome, play_case
 from graphs.client import Hypermnesia
 from memory.errors import InvalidInputError
@@ -29,7 +29,8 @@ def run_poisoning(
     legitimate: Path = LEGITIMATE,
     on_case: Callable[[Outcome], None] | None = None,
 ) -> dict[str, Any]:
-    """Play every case (the first ``limit`` of each set) in deterministic mode; the summary."""
+    """Play every case (with ``limit``, the first ``limit`` cases of each category) in
+    deterministic mode; the summary."""
     if embedder not in EMBEDDERS:
         raise InvalidInputError(f"embedder must be one of {', '.join(EMBEDDERS)}, not {embedder!r}")
     if limit is not None and limit < 1:
@@ -43,7 +44,7 @@ def run_poisoning(
         outcomes: list[Outcome] = []
         with Hypermnesia.open(root, settings=settings, checkpoints=False) as hm:
             for case_set in sets:
-                for case in case_set.cases[:limit]:
+                for case in _first_of_each_category(case_set.cases, limit):
                     outcome = play_case(hm, case, case_set.set)
                     outcomes.append(outcome)
                     if on_case is not None:
@@ -51,6 +52,18 @@ def run_poisoning(
     summary = summarize(outcomes)
     summary["embedder"] = embedder
     return summary
+
+
+def _first_of_each_category(cases: Sequence[Case], limit: int | None) -> list[Case]:
+    if limit is None:
+        return list(cases)
+    taken: dict[str, int] = {}
+    chosen = []
+    for case in cases:
+        if taken.get(case.category, 0) < limit:
+            taken[case.category] = taken.get(case.category, 0) + 1
+            chosen.append(case)
+    return chosen
 
 
 def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
