@@ -11,9 +11,8 @@
 On the read path it resolves conflicts the judge found: of the facts giving one slot different
 values, the one that stands (:func:`agents.trust.prevailing`: the newest, unless a third party or
 the assistant contradicts someone's own statement) stays current and the others are closed onto
-it. Deletion happens only on an
-explicit request (``forget``), never here. After a write it schedules the reflector when enough
-new facts have accumulated since the last reflection.
+it. Deletion happens only on an explicit request (``forget``), never here. After a write it
+schedules the reflector when enough new facts have accumulated since the last reflection.
 """
 
 from __future__ import annotations

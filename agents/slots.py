@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from memory.model import MemoryUnit, Namespace, normalize_label
+from memory.model import Granularity, MemoryUnit, Namespace, normalize_label
 from memory.store import MemoryStore
 
 __all__ = ["Slot", "current_slot_holders", "detect_slot", "fact_subject", "slot_of"]
@@ -101,14 +101,14 @@ def slot_of(unit: MemoryUnit) -> tuple[str, str] | None:
 
 
 def current_slot_holders(store: MemoryStore, ns: Namespace) -> Mapping[str, tuple[MemoryUnit, ...]]:
-    """Every current unit setting each slot, by slot key (kept until the namespace changes)."""
+    """Every current fact setting each slot, by slot key (kept until the namespace changes)."""
     return store.derived(ns, "slots.current", lambda: _by_slot(store.current_units(ns).values()))
 
 
 def _by_slot(units: Iterable[MemoryUnit]) -> dict[str, tuple[MemoryUnit, ...]]:
     holders: dict[str, list[MemoryUnit]] = {}
     for unit in units:
-        slot = slot_of(unit)
+        slot = slot_of(unit) if unit.granularity == Granularity.FACT else None
         if slot is not None:
             holders.setdefault(slot[0], []).append(unit)
     return {key: tuple(units) for key, units in holders.items()}

@@ -17,7 +17,7 @@ from agents.analysis import content_tokens
 from agents.results import Evidence, Verdict
 from agents.retrieval import cached_query_analysis
 from agents.slots import current_slot_holders, slot_of
-from memory.model import MemoryUnit, Namespace
+from memory.model import Granularity, MemoryUnit, Namespace
 from memory.store import MemoryStore
 
 __all__ = ["Sufficiency", "find_conflicts", "judge_sufficiency", "refine_query"]
@@ -91,9 +91,9 @@ def refine_query(
 
 
 def find_conflicts(store: MemoryStore, ns: Namespace, unit_ids: Sequence[str]) -> list[list[str]]:
-    """For each slot the given units state, every current unit of that slot when they disagree.
+    """For each slot the given units state, every current fact of that slot when they disagree.
 
-    A unit states a slot when it sets it, or when it is a turn or segment from which a current
+    A unit states a slot when it is a fact setting it, or a turn or segment from which a current
     fact setting it was built. The rivals come from the whole namespace, not only from
     ``unit_ids``: a flagged claim must not pass as the only fact of its slot because the
     statement it contradicts ranked lower.
@@ -103,7 +103,7 @@ def find_conflicts(store: MemoryStore, ns: Namespace, unit_ids: Sequence[str]) -
         return []
     holders = current_slot_holders(store, ns)
     sources = {p for u in units for p in u.provenance}
-    keys = {slot[0] for u in units if (slot := slot_of(u))}
+    keys = {slot[0] for u in units if u.granularity == Granularity.FACT and (slot := slot_of(u))}
     for key, group in holders.items():
         if any(sources.intersection(u.provenance) for u in group):
             keys.add(key)
