@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from memory.errors import InvalidInputError
 from memory.model import MemoryUnit, SaidBy, normalize_label
 
 __all__ = [
@@ -106,7 +107,7 @@ def prevailing(units: Sequence[MemoryUnit]) -> MemoryUnit:
     give way to any unflagged one; then, in time order, each replaces the standing one only where
     :func:`may_supersede` allows it."""
     if not units:
-        raise ValueError("prevailing() needs at least one unit")
+        raise InvalidInputError("prevailing() needs at least one unit")
     ordered = sorted([u for u in units if u.disputes is None] or units, key=_when)
     standing = ordered[0]
     for unit in ordered[1:]:
@@ -147,8 +148,10 @@ _INJECTION_PATTERNS = (
     r"(?:^|[\s\[(<])(?:system|admin|developer)\s*[:\]>]",
     r"\b(?:new|updated|special|hidden|secret|additional|standing)\s+(?:instructions?|rules|"
     r"directives?|orders|commands?)\b",
-    r"\b(?:prompt\s+injection|jailbreak|developer\s+mode|pretend\s+(?:that|to)|act\s+as|"
-    r"role-?play\s+as|you\s+are\s+now)\b",
+    r"\b(?:prompt\s+injection|jailbreak|developer\s+mode)\b",
+    # a new identity ordered at the start of a sentence ("You are now…", "Pretend that…")
+    r"(?:^|[.!?:;]\s*)(?:please\s+)?(?:you\s+are\s+now|pretend\s+(?:that|to|you)|act\s+as|"
+    r"role-?play\s+as)\b",
 )
 _DIRECTIVE_PATTERNS = (
     # directives about all future answers
