@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from evals.bench.cli import app as bench_app
+from evals.poisoning import run_poisoning_cli
 from graphs.cli import backup, chat, demo, forget, ingest, reflect, render, serve, traces
 from graphs.cli import options as opt
 from graphs.cli.engine import data_dir_of, engine_for, namespace
@@ -18,6 +19,7 @@ traces_app = typer.Typer(no_args_is_help=True, help="Inspect the recorded graph 
 app.add_typer(traces_app, name="traces")
 app.command("export")(backup.export_command)
 app.command("import")(backup.import_command)
+app.command("poisoning")(run_poisoning_cli)
 
 
 @app.callback()

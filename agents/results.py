@@ -11,8 +11,9 @@ __all__ = ["Decision", "Evidence", "RecallResult", "RememberResult", "Verdict", 
 
 Verdict = Literal["sufficient", "insufficient", "conflict"]
 """The read-path judge's verdict on the evidence of one retrieval pass."""
-Decision = Literal["new", "duplicate", "update", "skip"]
-"""The write gate's decision on one proposed unit."""
+Decision = Literal["new", "duplicate", "update", "conflict", "skip"]
+"""The write gate's decision on one proposed unit (``conflict``: stored, flagged, replaces
+nothing)."""
 
 
 class Evidence(BaseModel):
