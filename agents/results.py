@@ -47,6 +47,9 @@ class RecallResult(BaseModel):
     """Weight given to each granularity by the router."""
     conflicts_resolved: list[str] = Field(default_factory=list)
     latency_ms: float = 0.0
+    fallbacks: list[str] = Field(default_factory=list)
+    """One ``"agent: reason"`` per step whose LLM output was unusable (see
+    :attr:`RememberResult.fallbacks`)."""
 
 
 class WriteDecision(BaseModel):
@@ -72,3 +75,6 @@ class RememberResult(BaseModel):
     """This write made a reflection due, and it runs in the background after it."""
     llm_calls: int = 0
     llm_tokens: int = 0
+    fallbacks: list[str] = []
+    """One ``"agent: reason"`` per step whose LLM output was unusable, so it fell back to the
+    deterministic agent (empty without an LLM: nothing to fall back from)."""

@@ -139,3 +139,29 @@ def test_agents_run_in_llm_mode_and_never_lose_a_turn(
         assert judge.llm_calls and judge.llm_calls[0].prompt == "judge.sufficiency.v1"
         assert judge.llm_calls[0].ok or judge.fallback
         assert recalled.evidence, "evidence comes back whatever the model says"
+
+
+def test_the_readme_local_model_commands_run_as_written(tmp_path: Path) -> None:
+    """The README's local-model block, run by bash from the repository root exactly as a reader
+    copies it: the model file is found, the server starts, ingest runs through it and says per
+    session whether steps fell back, and the server is stopped."""
+    import subprocess
+    import sys
+
+    from tests.readme_examples import readme_example
+
+    missing = llama_cpp_missing()
+    if missing is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"the README's local-model commands must run in CI: {missing}")
+        pytest.skip(missing)
+    root = Path(__file__).resolve().parents[1]
+    venv = Path(sys.executable).parent.parent
+    script = readme_example("local-llm").replace(".venv/bin/", f"{venv}/bin/")
+    env = {**os.environ, "HYPERMNESIA_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "demo → namespace sam/default" in done.stdout
+    assert "S1" in done.stdout and "total" in done.stdout
