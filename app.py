@@ -39,11 +39,18 @@ def eval_command(
     budgets: str = typer.Option("250,500,1000,2000", help="Comma-separated token budgets."),
     limit_conversations: int | None = opt.LIMIT,
     seed: int = typer.Option(0, help="Seed of every random choice."),
+    llm: str | None = typer.Option(
+        None, "--llm", help="provider/model: the agents run in LLM mode on it, and it answers."
+    ),
+    api_base: str | None = typer.Option(None, "--api-base", help="The LLM server's URL."),
 ) -> None:
     """Evaluate Hypermnesia beside the baselines; write results.json, report.md and plots."""
     from evals.cli import cli_eval
 
-    cli_eval(dataset, data, out, systems, workers, fresh, budgets, limit_conversations, seed)
+    cli_eval(
+        dataset, data, out, systems, workers, fresh, budgets, limit_conversations, seed,
+        llm=llm, api_base=api_base,
+    )  # fmt: skip
 
 
 @app.command("ablation")
