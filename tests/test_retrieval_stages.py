@@ -243,10 +243,11 @@ def test_decay_decides_where_a_refinement_lands() -> None:
     assert appended == ["a", "b", "c", "x", "y"]
 
 
-def test_a_unit_found_by_both_passes_rises_and_keeps_both_sources() -> None:
-    merged = merge_passes([[_c("a", 1), _c("b", 1, "dense")], [_c("b", 1, "graph")]], 0.95)
-    assert merged[0]["unit_id"] == "b"
-    assert merged[0]["sources"] == ["dense", "graph"]
+def test_a_unit_found_by_both_passes_keeps_its_best_place_and_both_sources() -> None:
+    first = [_c("a", 1), _c("b", 1, "dense"), _c("c", 1)]
+    merged = merge_passes([first, [_c("c", 1, "graph"), _c("x", 1, "graph")]], 0.95)
+    assert [c["unit_id"] for c in merged] == ["a", "c", "b", "x"]  # c: the head of pass two
+    assert merged[1]["sources"] == ["dense", "graph"]
 
 
 # -- pack ---------------------------------------------------------------------------------------
