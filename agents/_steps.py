@@ -30,7 +30,7 @@ def clock() -> Iterator[StepClock]:
 
 
 def call_trace(call: LLMCall) -> LLMCallTrace:
-    """The trace's view of an LLM call record."""
+    """The trace's view of an LLM call record, with its messages and reply."""
     return LLMCallTrace(
         prompt=f"{call.prompt_name}.{call.prompt_version}",
         model=call.model,
@@ -41,6 +41,8 @@ def call_trace(call: LLMCall) -> LLMCallTrace:
         latency_ms=call.latency_ms,
         cost_usd=call.cost_usd,
         error=call.error,
+        messages=[dict(m) for m in call.messages],
+        response=call.response,
     )
 
 

@@ -54,6 +54,10 @@ class LLMCallTrace(BaseModel):
     latency_ms: float
     cost_usd: float | None = None
     error: str | None = None
+    messages: list[dict[str, str]] = Field(default_factory=list)
+    """The prompt's messages as last sent (long contents cut)."""
+    response: str | None = None
+    """The text of the model's last reply (long ones cut)."""
 
 
 class TraceStep(BaseModel):
