@@ -21,7 +21,15 @@ from memory.errors import UnitNotFoundError
 from memory.model import utcnow
 from memory.sqlite import open_sqlite
 
-__all__ = ["LLMCallTrace", "TraceRun", "TraceStep", "TraceStore", "new_run_id"]
+__all__ = [
+    "CandidateTrace",
+    "DecisionTrace",
+    "LLMCallTrace",
+    "TraceRun",
+    "TraceStep",
+    "TraceStore",
+    "new_run_id",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -60,6 +68,38 @@ class LLMCallTrace(BaseModel):
     """The text of the model's last reply (long ones cut)."""
 
 
+class CandidateTrace(BaseModel):
+    """One candidate of a read step's merged ranking: how each source ranked it in this pass, the
+    scores the stages gave it, and what packing did with it."""
+
+    unit_id: str
+    rank: int
+    """1-based position in the merged ranking that packing read."""
+    score: float
+    """Score in the merged ranking (all passes so far)."""
+    source_ranks: dict[str, int] = Field(default_factory=dict)
+    """Source (dense, lexical, graph) → 1-based rank in this pass; absent when not found."""
+    source_scores: dict[str, float] = Field(default_factory=dict)
+    """Source → that source's own score (cosine, BM25, walk probability)."""
+    weight: float | None = None
+    """The router's weight of the unit's granularity (None when the router was off)."""
+    stages: dict[str, float] = Field(default_factory=dict)
+    """This pass's score after each ranking stage, in order (``fused`` first)."""
+    outcome: str
+    """``packed``, or why not: over budget, duplicate provenance, upgraded to its turn…"""
+
+
+class DecisionTrace(BaseModel):
+    """The write judge's decision on one proposed unit, with the stored unit it matched."""
+
+    unit_id: str
+    granularity: str
+    text: str
+    decision: str
+    target_id: str | None = None
+    reason: str
+
+
 class TraceStep(BaseModel):
     """One agent decision."""
 
@@ -74,6 +114,12 @@ class TraceStep(BaseModel):
     """Set when an LLM step failed and the deterministic step ran instead (the loud fallback)."""
     at: datetime = Field(default_factory=utcnow)
     duration_ms: float = 0.0
+    route: dict[str, float] = Field(default_factory=dict)
+    """Read steps: the router's weight per granularity (empty when the router was off)."""
+    candidates: list[CandidateTrace] = Field(default_factory=list)
+    """Read steps: the head of the merged ranking, explained (see :class:`CandidateTrace`)."""
+    decisions: list[DecisionTrace] = Field(default_factory=list)
+    """Write judge steps: the decision per proposed unit."""
 
 
 class TraceRun(BaseModel):
