@@ -290,7 +290,12 @@ class Hypermnesia:
             "max_iterations": max_iterations,
             "iterative": get_recipe(recipe).iterative,
         }
-        summary = {"question": question, "budget": budget, "recipe": recipe}
+        summary = {
+            "question": question,
+            "budget": budget,
+            "recipe": recipe,
+            "max_iterations": max_iterations,
+        }
         run_id = new_run_id()
         ctx = self.context(
             ns, budget_tokens=budget, max_iterations=max_iterations, recipe=recipe, run_id=run_id
