@@ -8,6 +8,8 @@ and the merged ranking is packed into the token budget. The stages are in
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from langgraph.runtime import Runtime
 
 from agents._steps import clock, step
@@ -41,7 +43,9 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> ReadState:
     with clock() as timer:
         view = view_for(ctx.store, ctx.namespace)
         llm = ctx.llm if ctx.use_llm and iteration == 0 else None
-        plan = plan_query(query, view.names, temporal=recipe.temporal, llm=llm)
+        asked = state.get("asked_at")
+        reference = datetime.fromisoformat(asked) if asked else None
+        plan = plan_query(query, view.names, temporal=recipe.temporal, reference=reference, llm=llm)
         lists, route = search_sources(ctx.store, ctx.namespace, view, plan, recipe)
         stages: dict[str, list[Candidate]] = {}
         ranking = rank_candidates(lists, view, plan, route, recipe, stages=stages)

@@ -55,6 +55,8 @@ class ReadState(TypedDict, total=False):
     """State of the read graph: a question in, packed evidence out."""
 
     question: str
+    asked_at: str
+    """When the question was asked (ISO 8601): relative dates in it resolve against this."""
     max_iterations: int
     """Retrieval passes allowed (from the run context)."""
     iterative: bool

@@ -103,6 +103,7 @@ class HypermnesiaSystem:
             budget=budget_tokens,
             max_iterations=self.max_iterations,
             recipe=self.recipe,
+            asked_at=question.asked_at,
         )
         return [
             RetrievedItem(

@@ -17,10 +17,12 @@ from collections.abc import Iterable, Sequence
 
 from evals.systems import RetrievedItem
 from memory.errors import InvalidInputError
+from memory.text import content_tokens
 
 __all__ = [
     "NOT_MENTIONED_PHRASES",
     "adversarial_score",
+    "answer_words_found",
     "bleu1",
     "covered_turns",
     "evidence_recall",
@@ -135,6 +137,23 @@ def mean_by_category(
     result: dict[str, float | None] = {"overall": mean(overall)}
     result.update({c: mean(v) for c, v in by_cat.items()})
     return result
+
+
+def answer_words_found(answer: str | None, packed: Iterable[RetrievedItem]) -> float | None:
+    """The share of the gold answer's content words that the packed text contains.
+
+    A provenance-free measure: it looks at what a reader would see, not at which turns the items
+    came from, so a one-sentence fact is not credited with its whole turn. Words are compared as
+    stemmed content tokens (stopwords out, "adopted" matches "adopt"); None when the answer has
+    no content word (or there is no answer).
+    """
+    if answer is None:
+        return None
+    words = set(content_tokens(str(answer)))
+    if not words:
+        return None
+    seen = set(content_tokens(" ".join(item.text for item in packed)))
+    return len(words & seen) / len(words)
 
 
 # Answer metrics (used when an LLM answers from the retrieved items).

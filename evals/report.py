@@ -117,8 +117,15 @@ def _system_summary(
             "llm_calls": sum(a.llm_calls for _, a in answered),
             "llm_tokens": sum(a.llm_tokens for _, a in answered),
         }
+
+    def words(budget: int, all_found: bool) -> dict[str, float | None]:
+        found = [(r.category, w) for r in records if (w := r.words.get(budget)) is not None]
+        return per_cat([(c, float(w == 1.0) if all_found else w) for c, w in found])
+
     return {
         "recall": {str(b): per_cat([(r.category, r.recall[b]) for r in records]) for b in budgets},
+        "answer_words": {str(b): words(b, False) for b in budgets},
+        "answer_words_all": {str(b): words(b, True) for b in budgets},
         "hit": {str(b): per_cat([(r.category, r.hit[b]) for r in records]) for b in budgets},
         "ndcg@10": per_cat([(r.category, r.ndcg) for r in records]),
         "mrr": per_cat([(r.category, r.mrr) for r in records]),
@@ -268,6 +275,7 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     for budget in (b for b in results["budgets"] if str(b) != focus):
         out += [f"### Recall per category at {budget} tokens", ""]
         out += [_md_table(["system", *cats], _category_rows(results, "recall", str(budget))), ""]
+    out += _answer_words_section(results, cats)
     for budget in results["budgets"]:
         out += [f"### Hit per category at {budget} tokens", ""]
         out += [_md_table(["system", *cats], _category_rows(results, "hit", str(budget))), ""]
@@ -288,6 +296,23 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
         out += ["", "## Plots", ""]
         out += [f"![{p}]({p})" for p in plots]
     return "\n".join(out) + "\n"
+
+
+def _answer_words_section(results: dict[str, Any], cats: list[str]) -> list[str]:
+    """Provenance-free: the share of the gold answer's words in the packed text, per budget."""
+    out = [
+        "## Answer words found in the packed text",
+        "",
+        "The share of each gold answer's content words (stemmed, stopwords out) that the packed "
+        "text contains, then the share of questions where all of them are there. Unlike evidence "
+        "recall it looks at the text a reader gets, not at the turns it came from.",
+        "",
+    ]
+    for budget in results["budgets"]:
+        for key, label in (("answer_words", "words found"), ("answer_words_all", "all found")):
+            out += [f"### Answer {label} at {budget} tokens", ""]
+            out += [_md_table(["system", *cats], _category_rows(results, key, str(budget))), ""]
+    return out
 
 
 def _cost_sections(results: dict[str, Any]) -> list[str]:

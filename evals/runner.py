@@ -30,6 +30,7 @@ import numpy as np
 from evals.answers import AnswerConfig, AnswerRecord, answer_question, build_clients
 from evals.loaders import Dataset
 from evals.metrics import (
+    answer_words_found,
     covered_turns,
     evidence_recall,
     hit,
@@ -113,6 +114,9 @@ class QuestionRecord:
     tokens: dict[int, int]
     covered: dict[int, int]
     """How many distinct turns the packed items cover, per budget."""
+    words: dict[int, float | None]
+    """Share of the gold answer's content words in the packed text, per budget (None: no answer
+    words)."""
     ndcg: float
     mrr: float
     latency_ms: dict[int, float]
@@ -227,8 +231,10 @@ def _score(
     hits: dict[int, float] = {}
     tokens: dict[int, int] = {}
     n_covered: dict[int, int] = {}
+    words: dict[int, float | None] = {}
     for budget in config.budgets:
         packed = pack(answers[budget], budget)
+        words[budget] = answer_words_found(question.answer, packed)
         covered = covered_turns(packed)
         n_covered[budget] = len(covered)
         recall[budget] = evidence_recall(question.evidence, covered)
@@ -245,6 +251,7 @@ def _score(
         hit=hits,
         tokens=tokens,
         covered=n_covered,
+        words=words,
         ndcg=ndcg_at_k(ranked, question.evidence, config.ndcg_k),
         mrr=mrr(ranked, question.evidence),
         latency_ms=latency_ms,

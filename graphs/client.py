@@ -21,6 +21,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from graphs.background import Deferred
 from memory.embeddings import Embedder
 from memory.errors import InvalidInputError
 from memory.llm import LiteLLMClient, LLMClient
-from memory.model import Namespace, Turn
+from memory.model import Namespace, Turn, utcnow
 from memory.settings import Settings
 from memory.store import DeleteReport, HistoryEvent, MemoryStore
 from memory.traces import TraceStep, TraceStore, new_run_id
@@ -280,8 +281,13 @@ class Hypermnesia:
         budget: int = 1000,
         max_iterations: int = 3,
         recipe: str = "full",
+        asked_at: datetime | None = None,
     ) -> RecallResult:
-        """Evidence for ``question`` within ``budget`` tokens (one traced run)."""
+        """Evidence for ``question`` within ``budget`` tokens (one traced run).
+
+        Relative dates in the question ("yesterday", "last week") resolve against ``asked_at``,
+        by default the time of the call.
+        """
         _check_recall(question, budget, max_iterations)
         state: ReadState = {
             "question": question,
@@ -289,6 +295,7 @@ class Hypermnesia:
             "iteration": 0,
             "max_iterations": max_iterations,
             "iterative": get_recipe(recipe).iterative,
+            "asked_at": (asked_at or utcnow()).isoformat(),
         }
         summary = {
             "question": question,

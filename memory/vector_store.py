@@ -13,8 +13,13 @@ Each record keeps the whole unit as JSON plus flat fields that :class:`UnitFilte
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
 import sqlite3
+import struct
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +33,8 @@ from pydantic import ValidationError
 from memory.embeddings import Embedder, embedder_from_spec
 from memory.errors import InvalidInputError, StoreCorruptError, StoreUnavailableError
 from memory.model import MemoryUnit, Namespace, SearchHit, UnitFilter
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "COLLECTION",
@@ -359,6 +366,67 @@ def _vacuum(db: Path) -> None:
         conn.close()
 
 
+def _remove_dropped_segments(folder: Path) -> list[Path]:
+    """Delete the index folders of segments Chroma no longer lists (a dropped collection's
+    vectors stay on disk otherwise); only for a closed embedded store. Returns what went."""
+    conn = sqlite3.connect(str(folder / "chroma.sqlite3"))
+    try:
+        live = {str(row[0]) for row in conn.execute("SELECT id FROM segments")}
+    finally:
+        conn.close()
+    segments = [p for p in folder.iterdir() if p.is_dir() and _is_uuid(p.name)]
+    removed = [p for p in segments if p.name not in live]
+    for path in removed:
+        shutil.rmtree(path)
+    return removed
+
+
+_HNSW_HEADER = struct.Struct("<iQQQQ")
+"""The start of Chroma's ``header.bin`` (hnswlib 0.8 layout): a format version, then the byte
+offset of level 0, the capacity, the element count and the bytes per element, as 64-bit ints."""
+
+
+def _scrub_unused_capacity(segment: Path) -> bool:
+    """Zero the unused capacity of a closed HNSW segment's files.
+
+    hnswlib allocates room for more elements than it holds and writes that room to disk without
+    initialising it, so whatever the process's heap held before (a just-forgotten record
+    included) can land in ``data_level0.bin`` and ``length.bin``. The slots past the element
+    count are never read, so zeroing them changes nothing Chroma sees. Files whose sizes do not
+    match the header are left alone (False).
+    """
+    header, level0, lengths = (segment / n for n in ("header.bin", "data_level0.bin", "length.bin"))
+    if not (header.exists() and level0.exists() and lengths.exists()):
+        return False
+    _, offset, capacity, count, per_element = _HNSW_HEADER.unpack_from(header.read_bytes())
+    if offset != 0 or count > capacity or level0.stat().st_size != capacity * per_element:
+        _log.warning("HNSW files of %s do not match their header; not scrubbed", segment)
+        return False
+    if lengths.stat().st_size != capacity * 4:
+        _log.warning("HNSW length file of %s does not match its header; not scrubbed", segment)
+        return False
+    _zero_from(level0, count * per_element)
+    _zero_from(lengths, count * 4)
+    return True
+
+
+def _zero_from(path: Path, start: int) -> None:
+    size = path.stat().st_size
+    with path.open("r+b") as f:
+        f.seek(start)
+        f.write(bytes(size - start))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _is_uuid(name: str) -> bool:
+    try:
+        uuid.UUID(name)
+    except ValueError:
+        return False
+    return True
+
+
 def _sqlite_header_ok(path: Path) -> bool:
     db = path / "chroma.sqlite3"
     if not db.exists():
@@ -478,6 +546,11 @@ class ChromaBackend(VectorBackend):
         embedded store then rewrites its SQLite file. It reads and writes every record: about
         the cost of writing the store anew (embeddings are copied, not recomputed). Only for an
         embedded store, which no other process can be using (see :mod:`memory.guard`).
+
+        Chroma's HNSW files are then cleaned of what Chroma leaves behind: the folders of
+        dropped segments, and the unused capacity it writes uninitialised (see
+        :func:`_scrub_unused_capacity`). A later write by this process can again persist stale
+        heap bytes into new capacity; compact again after it to be sure of the disk.
         """
         if self._path is None:
             raise InvalidInputError("compacting a Chroma server's collection is not supported")
@@ -506,6 +579,10 @@ class ChromaBackend(VectorBackend):
             fresh.modify(name=name)
         self.close()
         _vacuum(self._path / "chroma.sqlite3")
+        _remove_dropped_segments(self._path)
+        for segment in self._path.iterdir():
+            if segment.is_dir() and _is_uuid(segment.name):
+                _scrub_unused_capacity(segment)
         reopened = ChromaBackend.persistent(self._path, self._embedder, collection=name)
         self._client, self._collection = reopened._client, reopened._collection
 

@@ -11,7 +11,8 @@ import pytest
 from graphs.client import Hypermnesia
 from memory.embeddings import HashingEmbedder
 from memory.errors import InvalidInputError
-from memory.model import Granularity, make_unit
+from memory.model import Granularity, Namespace, Turn, make_unit
+from memory.settings import Settings
 
 from .agent_fixtures import SAM, ingest_sample
 
@@ -93,3 +94,26 @@ def test_conflicting_facts_are_resolved_newest_wins(tmp_path: Path) -> None:
         assert hm.store.get_one(SAM, old.id).superseded_by == new.id
         agents = [s.agent for s in hm.traces.get(result.run_id).steps]
         assert "refresher" in agents
+
+
+def test_a_question_asked_yesterday_favours_what_happened_the_day_before(tmp_path: Path) -> None:
+    ns = Namespace(user_id="lee")
+    with Hypermnesia.open(
+        tmp_path, settings=Settings(embedder="fake", llm_model=None), embedder=HashingEmbedder()
+    ) as hm:
+        for day, text in (
+            (3, "I baked bread with my neighbour."),
+            (4, "I baked a cake for my niece."),
+        ):
+            when = datetime(2024, 3, day, 18, 0, tzinfo=UTC)
+            turn = Turn(
+                id=f"D{day}:1", session_id=f"S{day}", speaker="Lee", text=text, session_time=when
+            )
+            hm.remember(ns, [turn])
+        asked = datetime(2024, 3, 5, 9, 0, tzinfo=UTC)
+        first = hm.recall(ns, "What did I bake yesterday?", asked_at=asked).evidence[0]
+        assert "cake" in first.text
+        asked = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
+        assert (
+            "bread" in hm.recall(ns, "What did I bake yesterday?", asked_at=asked).evidence[0].text
+        )

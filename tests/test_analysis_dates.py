@@ -239,3 +239,27 @@ def test_any_text_gives_well_formed_mentions(text: str, reference: date) -> None
         assert m.start <= m.end
         assert text[m.span[0] : m.span[1]] == m.surface
     assert all(a <= b.span[0] for a, b in zip(ends, mentions[1:], strict=False))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I visit her every June",
+        "We meet every Monday for lunch",
+        "each June I swim in the lake",
+        "every year on June 5 we have a party",
+        "Most Sundays I call my mom",
+        "every other Friday we play chess",
+    ],
+)
+def test_recurring_times_are_not_dates(text: str) -> None:
+    assert resolve_dates(text, date(2026, 12, 1)) == []
+    assert annotate_dates(text, date(2026, 12, 1)) == text  # no false date written into memory
+
+
+def test_a_dated_time_next_to_a_recurring_one_still_resolves() -> None:
+    mentions = resolve_dates("I swim every Monday, but last Monday I skipped it", date(2026, 12, 1))
+    assert [(m.surface, m.start) for m in mentions] == [("last Monday", date(2026, 11, 30))]
+    assert [m.surface for m in resolve_dates("We met on Monday", date(2026, 12, 1))] == [
+        "on Monday"
+    ]

@@ -79,7 +79,9 @@ def test_export_then_import_is_identical_and_recalls_the_same(
             pytest.approx([e[2] for e in r], abs=1e-6) for r in original
         ]
         turn = next(u["id"] for u in lines if u["granularity"] == "turn")
-        assert copy.forget(NS, [turn], dry_run=True) == source.forget(NS, [turn], dry_run=True)
+        # the same units go; the copy holds no traces, so it names no runs to erase
+        in_copy = copy.forget(NS, [turn], dry_run=True).model_dump(exclude={"runs"})
+        assert in_copy == source.forget(NS, [turn], dry_run=True).model_dump(exclude={"runs"})
         assert copy.store.stats(NS) == source.store.stats(NS)
 
 

@@ -137,3 +137,20 @@ def test_adversarial_questions_are_scored_as_not_mentioned() -> None:
     assert adversarial_score("That is not mentioned in the conversation.") == 1.0
     assert adversarial_score("No information available.") == 1.0
     assert adversarial_score("It is a poodle.") == 0.0
+
+
+def test_answer_words_are_found_in_the_packed_text_not_credited_by_provenance() -> None:
+    from evals.metrics import answer_words_found
+
+    turn = RetrievedItem(
+        "Caroline: I went to the LGBTQ support group yesterday.", ("D1:3",), 12, 1.0
+    )
+    fact = RetrievedItem("Caroline went to a group.", ("D1:3",), 6, 0.9)
+    assert answer_words_found("LGBTQ support group", [turn]) == 1.0
+    assert answer_words_found("LGBTQ support group", [fact]) == 1 / 3  # same turn, fewer words
+    assert answer_words_found("7 May 2023", [RetrievedItem("(7 May 2023) Sam: hi", (), 5, 1)]) == 1
+    assert answer_words_found("the", [turn]) is None  # no content word to look for
+    assert answer_words_found(None, [turn]) is None
+    assert (
+        answer_words_found("adopted beagles", [RetrievedItem("Sam adopts a beagle", (), 4, 1)]) == 1
+    )

@@ -172,3 +172,26 @@ def test_pagerank_paths_match_networkx(
     for edges, vertices in (native, ref):
         np.testing.assert_allclose(vertices, [want[v] for v in range(nv)], atol=1e-4)
         np.testing.assert_allclose(edges, [want[("e", e)] for e in range(ne)], atol=1e-4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_native_and_numpy_agree_on_wide_rows(data: st.DataObject) -> None:
+    """Embedding-sized rows: every kernel step, groups of rows and their tails, the int8 pool."""
+    dim = data.draw(st.sampled_from([48, 100, 384]), label="dim")
+    n = data.draw(st.integers(1, 300), label="n")
+    storage = data.draw(st.sampled_from(["f32", "int8", "int8_dim"]), label="storage")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    ids = [f"r{i}" for i in range(n)]
+    ns = [NAMESPACES[i % 3] for i in range(n)]
+    native, ref = NativeIndex(dim, "cosine", storage), NumpyIndex(dim, "cosine", storage)  # type: ignore[arg-type]
+    for ix in (native, ref):
+        ix.add(ids, x, namespace=ns, granularity="turn")
+    for _ in range(3):
+        query = rng.standard_normal(dim).astype(np.float32)
+        k = data.draw(st.integers(1, 20), label="k")
+        f = data.draw(st.none() | st.just(IndexFilter(namespace=NAMESPACES[1])), label="filter")
+        exact = data.draw(st.booleans(), label="exact")
+        got = native.search(query, k, f, exact=exact)
+        assert_same_hits(got, ref.search(query, k, f, exact=exact))

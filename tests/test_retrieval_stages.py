@@ -343,3 +343,11 @@ def test_the_view_is_rebuilt_only_after_the_namespace_changes(store: MemoryStore
     store.add_units(NS, [make_unit(NS, Granularity.FACT, "Sam likes tea.", provenance=["D3:1"])])
     second = view_for(store, NS)
     assert second is not first and len(second.units) == len(first.units) + 1
+
+
+def test_relative_dates_in_a_question_resolve_against_when_it_is_asked() -> None:
+    asked = datetime(2023, 5, 8, 20, 0, tzinfo=UTC)
+    plan = plan_query("What did Sam do yesterday?", ["Sam"], temporal=True, reference=asked)
+    assert plan.spans == [(date(2023, 5, 7), date(2023, 5, 7))]
+    undated = plan_query("What did Sam do yesterday?", ["Sam"], temporal=True)
+    assert undated.spans == []  # no reference: only absolute dates are found

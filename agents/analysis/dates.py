@@ -602,6 +602,9 @@ def resolve_dates(text: str, reference: datetime | date | None) -> list[DateMent
     for start, end, resolved, is_relative in found:
         if start < taken_until:
             continue
+        if is_relative and _RECURRING.search(lowered[max(0, start - 40) : start]):
+            taken_until = end  # "every June" names no particular June: left unresolved
+            continue
         first, last, granularity, approximate = resolved
         mentions.append(
             DateMention(
@@ -616,6 +619,14 @@ def resolve_dates(text: str, reference: datetime | date | None) -> list[DateMent
         )
         taken_until = end
     return mentions
+
+
+_RECURRING = re.compile(
+    r"\b(?:every|each|most|per)\s+(?:other\s+|single\s+|\w+\s+(?:on|in|at)\s+)?"
+    r"(?:(?:the|this)\s+)?$"
+)
+"""What comes just before a repeated time, not a dated one: "every June", "each Monday", "every
+year on June 5", "most Sundays"."""
 
 
 def annotate_dates(text: str, reference: datetime | date | None) -> str:

@@ -8,6 +8,7 @@ names, and falls back to the question itself, loudly, when the model fails.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime
 from functools import lru_cache
 
 from agents.analysis import QueryAnalysis, analyze_query
@@ -20,9 +21,15 @@ __all__ = ["cached_query_analysis", "plan_query"]
 
 
 @lru_cache(maxsize=4096)
-def cached_query_analysis(question: str, known: tuple[str, ...] = ()) -> QueryAnalysis:
-    """``analyze_query`` memoised: the retriever and the judge analyse the same text each pass."""
-    return analyze_query(question, None, known)
+def cached_query_analysis(
+    question: str, known: tuple[str, ...] = (), reference: date | None = None
+) -> QueryAnalysis:
+    """``analyze_query`` memoised: the retriever and the judge analyse the same text each pass.
+
+    Relative dates resolve against ``reference`` (the day the question is asked); without one,
+    only absolute dates are found.
+    """
+    return analyze_query(question, reference, known)
 
 
 def plan_query(
@@ -30,10 +37,13 @@ def plan_query(
     known_names: Sequence[str],
     *,
     temporal: bool,
+    reference: datetime | None = None,
     llm: LLMClient | None = None,
 ) -> QueryPlan:
-    """The plan of one pass; ``temporal`` keeps the days the query names, ``llm`` rewrites it."""
-    analysis = cached_query_analysis(query, tuple(known_names))
+    """The plan of one pass; ``temporal`` keeps the days the query names (relative ones against
+    ``reference``, the time the question was asked), ``llm`` rewrites the query."""
+    day = reference.date() if reference is not None else None
+    analysis = cached_query_analysis(query, tuple(known_names), day)
     spans = [(m.start, m.end) for m in analysis.dates] if temporal else []
     entities = list(analysis.entities)
     if llm is None:

@@ -18,12 +18,13 @@ def bench_vector(
     dim: int = typer.Option(384, help="Dimension."),
     k: int = typer.Option(10, help="Top-k."),
     queries: int = typer.Option(200, help="Number of queries."),
+    dist: str = typer.Option("clustered", help="Rows: 'clustered' (a mixture) or 'uniform'."),
     json_out: bool = _JSON,
 ) -> None:
     """Native core vs NumPy, faiss and Chroma on the same random unit vectors."""
     from evals.bench.vector import run_vector_bench
 
-    run_vector_bench(n=n, dim=dim, k=k, queries=queries, json_out=json_out)
+    run_vector_bench(n=n, dim=dim, k=k, queries=queries, json_out=json_out, dist=dist)
 
 
 @app.command("graph")

@@ -19,8 +19,11 @@ use crate::topk::{Scored, TopK};
 const BLOCK: usize = 256;
 /// Bitmap words (64 rows each) per parallel task.
 const TASK_WORDS: usize = 64;
-/// Below this many selected rows a query runs on one thread.
+/// Below this many rows, building a filter's bitmap runs on one thread.
 const PARALLEL_MIN_ROWS: usize = 32 * 1024;
+/// Below this many row bytes to read, a query's scan runs on one thread (waking the pool costs
+/// more than it saves).
+const PARALLEL_MIN_BYTES: usize = 4 << 20;
 
 /// Which rows a search may return. Unknown names or ids simply match nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -104,40 +107,41 @@ impl Index {
             b
         });
         let mut words = self.alive.words().to_vec();
-        let build = |(wi, word): (usize, &mut u64)| {
-            let mut w = *word;
-            if f.current_only {
-                w &= self.current.words()[wi];
+        // Chunks of TASK_WORDS words; a chunk the cheap masks (validity, ids) empty is skipped.
+        let build = |(ci, chunk): (usize, &mut [u64])| {
+            let first = ci * TASK_WORDS;
+            for (wi, word) in (first..).zip(chunk.iter_mut()) {
+                if f.current_only {
+                    *word &= self.current.words()[wi];
+                }
+                if let Some(b) = &id_bits {
+                    *word &= b.words()[wi];
+                }
             }
-            if let Some(b) = &id_bits {
-                w &= b.words()[wi];
-            }
-            if w == 0 {
-                *word = 0;
+            if chunk.iter().all(|&w| w == 0) {
                 return;
             }
-            let base = wi * 64;
-            let end = (base + 64).min(n);
+            let rows = first * 64..((first + chunk.len()) * 64).min(n);
             if let Some(t) = ns {
-                let mut m = 0u64;
-                for (j, &v) in self.namespace[base..end].iter().enumerate() {
-                    m |= u64::from(v == t) << j;
-                }
-                w &= m;
+                simd::and_eq_masks(&self.namespace[rows.clone()], t, chunk);
             }
             if let Some(ok) = &grans {
-                let mut m = 0u64;
-                for (j, &g) in self.granularity[base..end].iter().enumerate() {
-                    m |= u64::from(ok[g as usize]) << j;
+                let values = &self.granularity[rows];
+                for (word, part) in
+                    chunk.iter_mut().zip(values.chunks(64)).filter(|(w, _)| **w != 0)
+                {
+                    let m = part
+                        .iter()
+                        .enumerate()
+                        .fold(0u64, |m, (j, &g)| m | (u64::from(ok[g as usize]) << j));
+                    *word &= m;
                 }
-                w &= m;
             }
-            *word = w;
         };
         if n >= PARALLEL_MIN_ROWS {
-            words.par_iter_mut().enumerate().for_each(build);
+            words.par_chunks_mut(TASK_WORDS).enumerate().for_each(build);
         } else {
-            words.iter_mut().enumerate().for_each(build);
+            words.chunks_mut(TASK_WORDS).enumerate().for_each(build);
         }
         Cow::Owned(Bitmap::from_words(words, n))
     }
@@ -166,6 +170,10 @@ impl Index {
     }
 
     /// Scores every selected row with `score_block` and keeps the best `k`.
+    ///
+    /// Rows go to the kernel in lists of up to [`BLOCK`]; a bitmap word with all 64 bits set
+    /// (the common case without a filter, or with a namespace filter over grouped rows) adds its
+    /// 64 rows at once instead of bit by bit.
     fn scan<F>(&self, sel: &Bitmap, k: usize, parallel: bool, score_block: F) -> TopK
     where
         F: Fn(&[u32], &mut [f32]) + Sync,
@@ -175,22 +183,33 @@ impl Index {
             let mut rows = [0u32; BLOCK];
             let mut scores = [0f32; BLOCK];
             let mut n = 0;
-            let flush = |rows: &[u32], scores: &mut [f32], top: &mut TopK| {
+            let mut flush = |rows: &[u32], top: &mut TopK| {
+                let scores = &mut scores[..rows.len()];
                 score_block(rows, scores);
                 for (&s, &r) in scores.iter().zip(rows) {
                     top.push(s, r);
                 }
             };
-            for slot in ones_in_words(words, first_word) {
-                rows[n] = slot as u32;
-                n += 1;
-                if n == BLOCK {
-                    flush(&rows, &mut scores, &mut top);
+            for (wi, &w) in words.iter().enumerate() {
+                let base = ((first_word + wi) * 64) as u32;
+                if w == u64::MAX {
+                    for (b, r) in rows[n..n + 64].iter_mut().enumerate() {
+                        *r = base + b as u32;
+                    }
+                    n += 64;
+                } else {
+                    for b in ones_in_words(&[w], 0) {
+                        rows[n] = base + b as u32;
+                        n += 1;
+                    }
+                }
+                if n > BLOCK - 64 {
+                    flush(&rows[..n], &mut top);
                     n = 0;
                 }
             }
             if n > 0 {
-                flush(&rows[..n], &mut scores[..n], &mut top);
+                flush(&rows[..n], &mut top);
             }
             top
         };
@@ -268,6 +287,12 @@ impl Index {
         top.into_sorted()
     }
 
+    /// True when scanning `selected` rows reads enough bytes to be worth several threads.
+    fn parallel_scan(&self, selected: usize, int8: bool) -> bool {
+        let row_bytes = if int8 { self.stride_q } else { self.stride_f * 4 };
+        selected.saturating_mul(row_bytes) >= PARALLEL_MIN_BYTES
+    }
+
     fn uses_int8(&self, opts: &SearchOptions) -> bool {
         !opts.exact && self.quant != Quantization::None
     }
@@ -290,10 +315,11 @@ impl Index {
         filter: Option<&Filter>,
     ) -> Result<Vec<Scored>> {
         self.check_options(opts)?;
-        let p = self.prepare(query, self.uses_int8(opts))?;
+        let int8 = self.uses_int8(opts);
+        let p = self.prepare(query, int8)?;
         let sel = self.selection(filter);
         let selected = sel.count_ones();
-        let parallel = selected >= PARALLEL_MIN_ROWS && rayon::current_num_threads() > 1;
+        let parallel = self.parallel_scan(selected, int8) && rayon::current_num_threads() > 1;
         Ok(self.search_prepared(&p, opts, &sel, selected, parallel))
     }
 
@@ -329,7 +355,7 @@ impl Index {
                 .map(|p| self.search_prepared(p, opts, &sel, selected, false))
                 .collect())
         } else {
-            let parallel = selected >= PARALLEL_MIN_ROWS && threads > 1;
+            let parallel = self.parallel_scan(selected, int8) && threads > 1;
             Ok(prepared
                 .iter()
                 .map(|p| self.search_prepared(p, opts, &sel, selected, parallel))
