@@ -1,5 +1,6 @@
-"""Replaying a recorded read: the same question, budget and iterations, another way of retrieving,
-against the store as it is now; then the two evidence lists compared (:mod:`graphs.evidence_diff`).
+"""Replaying a recorded read: the same question, asked at the same time, with the same budget and
+iterations, another way of retrieving, against the store as it is now; then the two evidence lists
+compared (:mod:`graphs.evidence_diff`).
 
 How the replay retrieves is one parameter object, :class:`ReadStrategy`: today a named recipe
 (:mod:`agents.recipes`); another kind of strategy (a learned routing policy) adds its own fields
@@ -10,6 +11,7 @@ The replay is itself a recall, so it is recorded as a run of its own.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from agents.recipes import get_recipe
@@ -54,6 +56,8 @@ class RecordedRead:
     max_iterations: int
     recipe: str
     evidence: list[tuple[str, float]]
+    asked_at: datetime
+    """When it was asked: the replay resolves relative dates ("last week") against the same day."""
 
     @classmethod
     def of(cls, run: TraceRun) -> RecordedRead:
@@ -72,6 +76,7 @@ class RecordedRead:
             max_iterations=int(run.input.get("max_iterations", 3)),
             recipe=str(run.input.get("recipe", "full")),
             evidence=[(uid, float(score)) for uid, score in packed[-1].retrieved] if packed else [],
+            asked_at=_asked_at(run),
         )
 
 
@@ -89,6 +94,7 @@ class Replay:
             "run_id": self.recorded.run_id,
             "replay_run_id": self.result.run_id,
             "question": self.recorded.question,
+            "asked_at": self.recorded.asked_at.isoformat(),
             "recorded_recipe": self.recorded.recipe,
             "strategy": asdict(self.strategy),
             "before": [{"unit_id": u, "score": s} for u, s in self.recorded.evidence],
@@ -120,6 +126,18 @@ def replay(
         recorded.question,
         budget=recorded.budget,
         max_iterations=recorded.max_iterations,
+        asked_at=recorded.asked_at,
         **strategy.recall_options(),
     )
     return compare(recorded, strategy, result)
+
+
+def _asked_at(run: TraceRun) -> datetime:
+    """The recorded question time; a run recorded before reads kept it was asked when it began."""
+    asked = run.input.get("asked_at")
+    if isinstance(asked, str):
+        try:
+            return datetime.fromisoformat(asked)
+        except ValueError:
+            pass
+    return run.started_at

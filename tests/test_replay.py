@@ -85,9 +85,13 @@ def engine(tmp_path: Path) -> Iterator[Hypermnesia]:
 
 
 def test_replaying_with_the_same_recipe_changes_nothing(engine: Hypermnesia) -> None:
-    recorded = engine.recall(SAM, QUESTION, budget=300, max_iterations=2)
+    asked = datetime(2023, 8, 20, 12, 0, tzinfo=UTC)
+    question = "What did Sam do last month?"  # "last month" means July 2023 in both runs
+    recorded = engine.recall(SAM, question, budget=300, max_iterations=2, asked_at=asked)
     again = replay(engine, recorded.run_id, ReadStrategy(recipe="full"))
     assert again.recorded.budget == 300 and again.recorded.max_iterations == 2
+    assert again.recorded.asked_at == asked
+    assert engine.traces.get(again.result.run_id).input["asked_at"] == asked.isoformat()
     assert [u for u, _ in again.recorded.evidence] == [e.unit_id for e in recorded.evidence]
     assert again.diff.unchanged and again.result.run_id != recorded.run_id
 
