@@ -30,10 +30,12 @@ __all__ = [
     "HistoryEntry",
     "RunFilter",
     "Scope",
+    "Span",
     "graph_page",
     "latency_ms",
     "run_page",
     "runs_page",
+    "timeline",
     "unit_page",
     "word_diff",
 ]
@@ -175,7 +177,33 @@ def run_page(hm: Hypermnesia, scope: Scope, run_id: str, page: int) -> dict[str,
         "pages": max(1, -(-most // CANDIDATES_PER_PAGE)),
         "recipes": sorted(RECIPES),
         "recipe": run.input.get("recipe", "full"),
+        "timeline": timeline(run),
     }
+
+
+@dataclass(frozen=True)
+class Span:
+    """One step on the run's time line: when it began and how long it took, in milliseconds
+    from the run's start and as percentages of the whole line (for a bar)."""
+
+    start_ms: float
+    duration_ms: float
+    left: float
+    width: float
+
+
+def timeline(run: TraceRun) -> list[Span]:
+    """Each step's span; a step's time is taken at its end, so it began ``duration_ms`` before."""
+    starts = [
+        max(0.0, (s.at - run.started_at).total_seconds() * 1000.0 - s.duration_ms)
+        for s in run.steps
+    ]
+    ends = [a + s.duration_ms for a, s in zip(starts, run.steps, strict=True)]
+    total = max([*ends, latency_ms(run) or 0.0, 1e-9])
+    return [
+        Span(a, s.duration_ms, 100.0 * a / total, max(0.5, 100.0 * s.duration_ms / total))
+        for a, s in zip(starts, run.steps, strict=True)
+    ]
 
 
 def _named_ids(steps: Sequence[TraceStep], shown: dict[int, list[Any]]) -> list[str]:
