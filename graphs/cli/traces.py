@@ -1,5 +1,6 @@
-"""The recorded graph runs as a table, one run as a tree of agent decisions, and a recorded read
-replayed with another recipe (``traces replay``) as a diff of the evidence."""
+"""The recorded graph runs as a table, one run as a tree of agent decisions, a recorded read
+replayed with another recipe (``traces replay``) as a diff of the evidence, and runs sent to an
+OpenTelemetry collector (``traces otel``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from graphs.cli import options as opt
-from graphs.cli.engine import engine_for
+from graphs.cli.engine import engine_for, namespace
 from graphs.cli.render import out, print_json, shorten, summary, when
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from memory.traces import TraceRun, TraceStep
 
 __all__ = [
+    "otel_command",
     "replay_command",
     "replay_table",
     "runs_table",
@@ -166,3 +168,27 @@ def replay_command(
         ids = [r.unit_id for r in done.diff.rows]
         units = {u.id: u for u in hm.store.get(done.recorded.namespace, ids)}
     show_replay(done, units, json_out=json_out)
+
+
+def otel_command(
+    ctx: typer.Context,
+    user: str | None = typer.Option(None, "--user", "-u", help="Only runs of this user."),
+    agent: str = opt.AGENT,
+    limit: int = typer.Option(20, min=1, help="How many runs, most recent first."),
+    endpoint: str | None = typer.Option(
+        None,
+        help="OTLP/gRPC collector, e.g. http://127.0.0.1:4317 "
+        "(default: OTEL_EXPORTER_OTLP_ENDPOINT, else localhost:4317).",
+    ),
+    data_dir: Path | None = opt.DATA_DIR,
+) -> None:
+    """Send the most recent runs, with their steps and LLM calls, to an OpenTelemetry collector."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    from graphs.otel import export_runs
+
+    key = namespace(user, agent).key if user is not None else None
+    with engine_for(ctx, data_dir) as hm:
+        runs = [hm.traces.get(r.run_id) for r in hm.traces.list_runs(namespace=key, limit=limit)]
+    sent = export_runs(runs, OTLPSpanExporter(endpoint=endpoint))
+    out.print(f"{len(runs)} run(s) sent as {sent} span(s)")
