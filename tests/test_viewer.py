@@ -77,6 +77,10 @@ def test_the_run_list_shows_every_namespace_and_filters(
     reads = local.get("/ui/", params={"graph": "read", "q": "MAYA"}).text
     assert QUESTION in reads and _runs(engine, SAM, "write")[0] not in reads
     assert "No run matches" in local.get("/ui/", params={"since": "2999-01-01"}).text
+    blank = local.get("/ui/", params={"ns": "", "since": "", "until": "", "q": ""})  # the form
+    assert blank.status_code == 200 and QUESTION in blank.text
+    bad = local.get("/ui/", params={"until": "yesterday"})
+    assert bad.status_code == 422 and "until: &#39;yesterday&#39; is not a date" in bad.text
     first = local.get("/ui/", params={"ns": "sam/default", "page": 2}).text
     assert "No run matches" in first  # five runs fit one page
 

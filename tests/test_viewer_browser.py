@@ -77,6 +77,11 @@ def test_browse_a_read_its_unit_history_the_graph_and_a_replay(
     expect(page.locator("#runs")).to_contain_text(QUESTION)
     expect(page.locator("#runs tr.write")).to_have_count(4)  # one write run per session
     page.screenshot(path=shots / "1-runs.png", full_page=True)
+    page.fill("input[name=q]", "live NOW")
+    page.select_option("select[name=graph]", "read")
+    page.get_by_role("button", name="Filter").click()  # the empty date fields are sent too
+    expect(page.locator("#runs tbody tr")).to_have_count(1)
+    expect(page.locator("#runs")).to_contain_text(QUESTION)
 
     page.get_by_role("link", name=run_id).click()
     expect(page.locator("h1")).to_contain_text(run_id)

@@ -4,8 +4,9 @@ A temporary engine (the fake embedder, no LLM) is given enough synthetic turns t
 of the run is a stored unit, so each row of the page looks its unit up. A read run is then recorded
 with ``passes`` retriever steps of ``candidates`` explained candidates each (and one LLM call with a
 long prompt), and its page, ``/ui/runs/{run_id}``, is fetched through the real FastAPI app in
-process: once to compile the templates, then ``repeat`` times on the clock. The last line under
-``--json`` is one JSON object.
+process: once to compile the templates, then ``repeat`` times on the clock. Beside the times: the
+page's size and what one explained pass adds to the trace store. The last line under ``--json`` is
+one JSON object.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def run_viewer_bench(
             record_large_run(
                 hm.traces, "run-bench", ns.key, ids, candidates=candidates, passes=passes
             )
+            step_bytes = len(hm.traces.get("run-bench").steps[0].model_dump_json())
             with TestClient(create_app(AsyncHypermnesia(hm))) as client:
                 first = client.get("/ui/runs/run-bench")
                 first.raise_for_status()
@@ -131,6 +133,7 @@ def run_viewer_bench(
         "passes": passes,
         "stored_units_on_page": len(ids),
         "page_kib": round(len(first.content) / 1024, 1),
+        "trace_kib_per_pass": round(step_bytes / 1024, 1),
         "render_min_ms": round(min(timings), 1),
         "render_p50_ms": round(statistics.median(timings), 1),
         "render_max_ms": round(max(timings), 1),

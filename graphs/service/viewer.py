@@ -108,13 +108,16 @@ async def runs(
     ns: str = "",
     graph: str = "",
     status_: Annotated[str, Query(alias="status")] = "",
-    since: date | None = None,
-    until: date | None = None,
+    since: str = "",
+    until: str = "",
     q: str = "",
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
     """The runs, newest first, filtered by namespace, graph, status, time and question text."""
-    flt = RunFilter(ns, graph, status_, since, until, q, page)
+    try:  # a date field left empty in the form is sent as ""
+        flt = RunFilter(ns, graph, status_, _day(since, "since"), _day(until, "until"), q, page)
+    except InvalidInputError as exc:
+        return _error(request, scope, exc)
     data = await _gather(request, hm, scope, lambda e: runs_page(e, scope, flt))
     return data if isinstance(data, Response) else _page(request, "runs.html", scope, **data)
 
@@ -241,6 +244,15 @@ def add_viewer(app: FastAPI) -> None:
     """Serve the viewer on ``app`` (the service's own: same engine, same keys)."""
     app.include_router(router)
     app.add_exception_handler(LoginRequired, _to_login)
+
+
+def _day(value: str, name: str) -> date | None:
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInputError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _when(value: datetime | None) -> str:
