@@ -391,7 +391,7 @@ def _utc(value: datetime) -> str:
     return aware.astimezone(UTC).isoformat()
 
 
-def _casefold(value: object) -> object:
+def _casefold(value: Any) -> str | int | float | bytes | None:
     return value.casefold() if isinstance(value, str) else value
 
 

@@ -94,7 +94,7 @@ def test_a_read_run_shows_evidence_candidates_and_a_replay_button(
     evidence = [uid for s in run.steps if s.agent == "retriever" for uid, _ in s.retrieved]
     assert evidence and all(uid[:14] in page for uid in evidence)
     assert "Flour Bakery" in page  # the evidence's text, looked up now
-    assert "Router weights" in page and "packed" in page and "not reached" in page
+    assert "Router weights" in page and "packed" in page and "skipped: over budget" in page
     assert 'action="/ui/runs/' in page and 'name="recipe"' in page and "turns-only" in page
 
 
@@ -185,6 +185,7 @@ def test_without_a_key_the_viewer_asks_for_one(keyed: TestClient) -> None:
         follow_redirects=False,
     )  # fmt: skip
     assert away.headers["location"] == "/ui/"
+    keyed.cookies.clear()  # drop the cookie that login set
     keyed.cookies.set(KEY_COOKIE, "guess")
     assert keyed.get("/ui/", follow_redirects=False).status_code == 303
 

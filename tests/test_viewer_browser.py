@@ -86,17 +86,18 @@ def test_browse_a_read_its_unit_history_the_graph_and_a_replay(
     page.get_by_role("link", name=run_id).click()
     expect(page.locator("h1")).to_contain_text(run_id)
     evidence = page.locator("#evidence tbody tr")
-    expect(evidence.first).to_contain_text("Denver")
+    expect(page.locator("#evidence")).to_contain_text("Denver")
     expect(page.locator("table.candidates").first).to_contain_text("packed")
     page.screenshot(path=shots / "2-run.png", full_page=True)
 
-    denver = evidence.filter(has_text="Denver").filter(has_text="fact").first
-    denver.locator("a.unit-link").click()
+    evidence.filter(has_text="moved to Denver").locator("a.unit-link").click()
+    expect(page.locator("#unit-fields")).to_contain_text("turn")
+    page.locator("#drawn tr.fact").filter(has_text="Denver").locator("a.unit-link").click()
     expect(page.locator("#unit-text")).to_contain_text("Denver")
     history = page.locator("#history")
     expect(history.locator("tr.supersede")).to_have_count(1)
-    expect(history.locator("del")).not_to_have_count(0)
-    expect(history.locator("ins")).to_contain_text("Denver")
+    expect(history.locator("del", has_text="Boston")).to_have_count(1)  # the word diff
+    expect(history.locator("ins", has_text="Denver")).to_have_count(1)
     expect(page.locator("#provenance")).to_contain_text("Denver")
     page.screenshot(path=shots / "3-unit.png", full_page=True)
 
@@ -106,12 +107,16 @@ def test_browse_a_read_its_unit_history_the_graph_and_a_replay(
     page.screenshot(path=shots / "4-graph.png", full_page=True)
 
     page.goto(f"{svc.url}/ui/runs/{run_id}")
-    page.select_option("select[name=recipe]", "turns-only")
+    page.select_option("select[name=recipe]", "no-context")  # no neighbouring turns: facts come in
     page.get_by_role("button", name="Replay and compare").click()
     summary = page.locator("#replay-summary")
-    expect(summary).to_contain_text("replayed now with recipe turns-only")
-    expect(page.locator("#before tr.dropped")).not_to_have_count(0)
-    expect(page.locator("#after tbody tr").first).to_be_visible()
+    expect(summary).to_contain_text("replayed now with recipe no-context")
+    after = page.locator("#after tbody tr")
+    expect(after.filter(has_text="fact").first).to_be_visible()
+    for change, side in (("added", "#after"), ("dropped", "#before"), ("moved", "#after")):
+        shown = int(summary.locator(f".{change}").inner_text().split()[0])
+        expect(page.locator(f"{side} tr.{change}")).to_have_count(shown)
+    assert int(summary.locator(".added").inner_text().split()[0]) > 0
     page.screenshot(path=shots / "5-replay.png", full_page=True)
     page.close()
     with capsys.disabled():

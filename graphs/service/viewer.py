@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, quote, urlencode
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
 
 from graphs.aio import AsyncHypermnesia
 from graphs.client import Hypermnesia
@@ -41,7 +42,10 @@ _CSP = (
 )
 _COOKIE_DAYS = 30
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# Every template is escaped, whatever its extension (select_autoescape would skip the .svg one).
+templates = Jinja2Templates(
+    env=Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
+)
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
@@ -73,10 +77,10 @@ EngineDep = Annotated[AsyncHypermnesia, Depends(engine)]
 
 
 def _page(
-    request: Request, name: str, scope: Scope | None, code: int = 200, **data: Any
+    request: Request, name: str, scope: Scope | None, status_code: int = 200, **data: Any
 ) -> Response:
     context = {"scope": scope, "keys": request.app.state.keys is not None, **data}
-    response = templates.TemplateResponse(request, name, context, status_code=code)
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers["Content-Security-Policy"] = _CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -235,11 +235,13 @@ def unit_page(hm: Hypermnesia, scope: Scope, unit_id: str, asked: str | None) ->
         events = []  # imported units have no journaled history
     linked = {u.id: u for u in hm.store.get(ns, history_ids(unit.id, events))}
     turns = _source_turns(hm, ns, unit)
+    drawn = _drawn_from(hm, ns, unit) if unit.granularity == Granularity.TURN else []
     hood = neighbourhood(hm.store, ns, unit_id=unit.id, hops=1)
     return {
         "unit": unit,
         "ns": ns.key,
         "turns": turns,
+        "drawn": drawn,
         "history": [_entry(e, unit.id, linked) for e in events],
         "runs": hm.traces.runs_with_unit(ns.key, unit.id, limit=_UNIT_RUNS),
         "drawing": draw(hood),
@@ -266,6 +268,14 @@ def _source_turns(
         if len(u.provenance) == 1 and u.provenance[0] in wanted
     }
     return [(t, raw.get(t), turn_units.get(t)) for t in unit.provenance]
+
+
+def _drawn_from(hm: Hypermnesia, ns: Namespace, turn: MemoryUnit) -> list[MemoryUnit]:
+    """The other units, current or not, whose source turns include this turn unit's turn."""
+    turn_id = turn.provenance[0] if turn.provenance else None
+    if turn_id is None:
+        return []
+    return [u for u in hm.store.units(ns) if turn_id in u.provenance and u.id != turn.id]
 
 
 def _entry(event: HistoryEvent, unit_id: str, linked: dict[str, MemoryUnit]) -> HistoryEntry:
