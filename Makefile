@@ -67,7 +67,9 @@ ablation: install
 bench: install
 	$(PY) app.py bench store --json
 	$(PY) app.py bench graph --json
-	$(PY) app.py bench vector --n 100000 --dim 384 --k 10 --json
+	$(PY) app.py bench graph --one-namespace --json
+	$(PY) app.py bench vector --n 100000 --dist clustered --json
+	$(PY) app.py bench vector --n 100000 --dist uniform --json
 	$(PY) app.py bench viewer --json
 
 clean:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from evals.bench.cli import app as bench_app
+from evals.poisoning import run_poisoning_cli
 from graphs.cli import backup, chat, demo, forget, ingest, reflect, render, serve, traces
 from graphs.cli import options as opt
 from graphs.cli.engine import data_dir_of, engine_for, namespace
@@ -20,6 +21,7 @@ traces_app.command("replay")(traces.replay_command)
 traces_app.command("otel")(traces.otel_command)
 app.command("export")(backup.export_command)
 app.command("import")(backup.import_command)
+app.command("poisoning")(run_poisoning_cli)
 
 
 @app.callback()
@@ -39,11 +41,18 @@ def eval_command(
     budgets: str = typer.Option("250,500,1000,2000", help="Comma-separated token budgets."),
     limit_conversations: int | None = opt.LIMIT,
     seed: int = typer.Option(0, help="Seed of every random choice."),
+    llm: str | None = typer.Option(
+        None, "--llm", help="provider/model: the agents run in LLM mode on it, and it answers."
+    ),
+    api_base: str | None = typer.Option(None, "--api-base", help="The LLM server's URL."),
 ) -> None:
     """Evaluate Hypermnesia beside the baselines; write results.json, report.md and plots."""
     from evals.cli import cli_eval
 
-    cli_eval(dataset, data, out, systems, workers, fresh, budgets, limit_conversations, seed)
+    cli_eval(
+        dataset, data, out, systems, workers, fresh, budgets, limit_conversations, seed,
+        llm=llm, api_base=api_base,
+    )  # fmt: skip
 
 
 @app.command("ablation")

@@ -61,7 +61,7 @@ def judge_write(state: WriteState, runtime: Runtime[RunContext]) -> WriteState:
 
 
 def _notable(decisions: Sequence[WriteDecision]) -> str:
-    matched = [d for d in decisions if d.decision in ("duplicate", "update")][:10]
+    matched = [d for d in decisions if d.decision in ("duplicate", "update", "conflict")][:10]
     return "; ".join(f"{d.decision} {d.unit_id[:10]}: {d.reason}" for d in matched)
 
 

@@ -112,11 +112,13 @@ def run_eval(
     seed: int = 0,
     console: Console | None = None,
     answers: AnswerConfig | None = None,
+    agents_llm: tuple[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``systems`` on a benchmark file and write results.json, report.md and plots.
 
     With ``answers``, an LLM also answers every question from the items packed at the answer
-    budget, and the answers are scored (F1, BLEU-1, LLM judge). A system that is known but cannot
+    budget, and the answers are scored (F1, BLEU-1, LLM judge). With ``agents_llm`` (model,
+    api_base), Hypermnesia's agents run in LLM mode on that model. A system that is known but cannot
     be built here (its adapter is missing or broken) is listed as unavailable in the report; an
     unknown name is an error.
     """
@@ -129,7 +131,10 @@ def run_eval(
     path = resolve_data(dataset, str(data), out)
     loaded = load_dataset(dataset, path).limited(limit_conversations)
     names, unavailable = _available(systems, console)
-    specs = tuple(system_spec(n, seed=seed, cache_dir=out / "cache") for n in names)
+    llm_options = {}
+    if agents_llm is not None:
+        llm_options = {"llm_model": agents_llm[0], "llm_api_base": agents_llm[1]}
+    specs = tuple(system_spec(n, seed=seed, cache_dir=out / "cache", **llm_options) for n in names)
     config = RunConfig(
         out=out,
         systems=specs,
@@ -196,21 +201,27 @@ def cli_eval(
     budgets: str,
     limit_conversations: int | None,
     seed: int,
+    llm: str | None = None,
+    api_base: str | None = None,
 ) -> None:
     """``app.py eval``: run :func:`run_eval`, print errors as one clear line and exit 1 on them.
 
-    Answers are scored when ``HYPERMNESIA_LLM_MODEL`` is set; ``HYPERMNESIA_EVAL_JUDGE_MODEL``
-    names a different judge (the answering model judges otherwise).
+    With ``llm`` (``--llm provider/model``) the agents run in LLM mode on it and it answers;
+    answers are also scored when ``HYPERMNESIA_LLM_MODEL`` is set (agents stay deterministic).
+    ``HYPERMNESIA_EVAL_JUDGE_MODEL`` names a different judge (the answering model judges
+    otherwise).
     """
     console = Console(stderr=True)
     try:
         settings = Settings()
+        model = llm or settings.llm_model
+        base = api_base or settings.llm_api_base
         answers = None
-        if settings.llm_model:
+        if model:
             answers = AnswerConfig(
-                model=settings.llm_model,
+                model=model,
                 judge_model=os.environ.get("HYPERMNESIA_EVAL_JUDGE_MODEL") or None,
-                api_base=settings.llm_api_base,
+                api_base=base,
                 api_key=settings.llm_api_key,
             )
         run_eval(
@@ -225,6 +236,7 @@ def cli_eval(
             seed=seed,
             console=console,
             answers=answers,
+            agents_llm=(llm, base) if llm else None,
         )
     except HypermnesiaError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)

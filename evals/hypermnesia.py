@@ -37,12 +37,17 @@ class HypermnesiaSystem:
         recipe: str = "full",
         embedder: str | None = None,
         max_iterations: int = 3,
+        llm_model: str | None = None,
+        llm_api_base: str | None = None,
         **_: Any,
     ) -> None:
         self.seed = seed
         self.recipe = recipe
         self.embedder = embedder
         self.max_iterations = max_iterations
+        self.llm_model = llm_model
+        """With a model, the agents run in LLM mode (deterministic otherwise)."""
+        self.llm_api_base = llm_api_base
         self._engines: dict[str, Hypermnesia] = {}
 
     def _open(self, conversation_id: str, workdir: Path) -> Hypermnesia:
@@ -53,7 +58,8 @@ class HypermnesiaSystem:
                 update={
                     "data_dir": workdir,
                     "embedder": self.embedder or base.embedder,
-                    "llm_model": None,
+                    "llm_model": self.llm_model,
+                    "llm_api_base": self.llm_api_base or base.llm_api_base,
                 }
             )
             engine = Hypermnesia.open(workdir, settings=settings, checkpoints=False)

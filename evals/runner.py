@@ -171,7 +171,10 @@ def workdir_for(out: Path, system: str, conversation_id: str) -> Path:
 
 def _fingerprint(conversation: Conversation, spec: SystemSpec) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([spec.name, spec.factory], sort_keys=True).encode())
+    # options that change what is written (the agents' LLM, the embedder) change it; where the
+    # shared cache lives does not
+    options = {k: v for k, v in spec.options.items() if k != "cache_dir"}
+    h.update(json.dumps([spec.name, spec.factory, options], sort_keys=True, default=str).encode())
     for t in conversation.turns:
         parts = (t.id, t.session_id, t.speaker, t.text, str(t.session_time), t.image_caption or "")
         h.update("\x1f".join(parts).encode())

@@ -245,6 +245,7 @@ class Hypermnesia:
             reflected=bool(final.get("reflect_done")),
             llm_calls=len(calls),
             llm_tokens=sum((c.input_tokens or 0) + (c.output_tokens or 0) for c in calls),
+            fallbacks=[f"{s.agent}: {s.fallback}" for s in steps if s.fallback],
         )
         counts = Counter(d.decision for d in decisions)
         self.traces.finish(run_id, "ok", {"decisions": counts, "reflected": result.reflected})
@@ -312,8 +313,10 @@ class Hypermnesia:
         started = time.perf_counter()
         final = self._traced(self._read, run_id, "read", ns, state, summary, ctx)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        self.traces.append(run_id, [TraceStep.model_validate(s) for s in final.get("trace", [])])
+        steps = [TraceStep.model_validate(s) for s in final.get("trace", [])]
+        self.traces.append(run_id, steps)
         result = _recall_result(run_id, question, final, latency_ms)
+        result.fallbacks = [f"{s.agent}: {s.fallback}" for s in steps if s.fallback]
         self.store.record_access(ns, [e.unit_id for e in result.evidence])
         self.traces.finish(run_id, "ok", _recall_summary(result))
         return result

@@ -491,8 +491,10 @@ class MemoryStore:
         entities: Iterable[str] = (),
         days: Iterable[date] = (),
         seed_units: Mapping[str, float] = _NO_SEEDS,
+        limit: int | None = None,
     ) -> list[tuple[str, float]]:
-        """Current units ranked by personalized PageRank over the hypergraph, best first.
+        """Current units ranked by personalized PageRank over the hypergraph, best first (the
+        first ``limit`` when given).
 
         The walk starts from the vertices of the named ``entities`` and ``days`` and from
         ``seed_units`` (unit id → weight); seeds that are not in the current graph are ignored,
@@ -510,7 +512,7 @@ class MemoryStore:
             lambda: GraphWalk.build(self.current_units(ns).values()),
             GraphWalk.updated,
         )
-        return walk.rank(seeds, seed_units)
+        return walk.rank(seeds, seed_units, limit=limit)
 
     def derived(
         self,

@@ -324,6 +324,22 @@ def test_graph_hits_walk_from_named_entities(store: MemoryStore) -> None:
     assert nowhere == []
 
 
+def test_a_limited_walk_is_the_head_of_the_full_ranking_ties_included(
+    store: MemoryStore,
+) -> None:
+    twins = [
+        make_unit(
+            NS, Granularity.FACT, f"Maya note {i}.", provenance=[f"D3:{i}"], entities=("Maya",)
+        )
+        for i in range(5)
+    ]  # equal scores from a walk that starts at Maya
+    store.add_units(NS, twins)
+    full = store.related(NS, entities=["Maya"])
+    assert len({score for _, score in full}) < len(full)  # ties exist
+    for limit in range(1, len(full) + 2):
+        assert store.related(NS, entities=["Maya"], limit=limit) == full[:limit]
+
+
 def test_a_pass_uses_exactly_the_sources_the_recipe_enables(store: MemoryStore) -> None:
     view = view_for(store, NS)
     plan = QueryPlan("Where does Maya work?", "Where does Maya work?", ["Maya"], [])

@@ -17,7 +17,7 @@ def _nonblank_question(value: str) -> str:
 
 HELP = (
     "Hypermnesia command line: ingest, recall, chat, forget, history, reflect, traces, export, "
-    "import, demo, serve, mcp, bench, eval."
+    "import, demo, serve, mcp, bench, eval, poisoning."
 )
 USER = typer.Option(..., "--user", "-u", help="User id of the namespace.")
 AGENT = typer.Option("default", "--agent", "-a", help="Agent id of the namespace.")
