@@ -10,6 +10,10 @@ export HF_HUB_OFFLINE := 1
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_BF16=OFF
 
+# The browser tests drive Debian's chromium through Playwright (Playwright downloads no browser).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
 .PHONY: install native llm demo test lint eval ablation bench clean
 
 $(VENV)/.installed: pyproject.toml
@@ -35,6 +39,10 @@ native: $(VENV)/.native
 
 llm: $(VENV)/.llm
 
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium
+
 demo: install
 	$(PY) app.py demo
 
@@ -43,7 +51,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: install llm
+test: install llm $(CHROMIUM)
 	$(MAKE) lint
 	@if [ -f native/Cargo.toml ]; then cd native && cargo test --quiet; fi
 	$(PY) -m pytest -q
@@ -62,6 +70,7 @@ bench: install
 	$(PY) app.py bench graph --one-namespace --json
 	$(PY) app.py bench vector --n 100000 --dist clustered --json
 	$(PY) app.py bench vector --n 100000 --dist uniform --json
+	$(PY) app.py bench viewer --json
 
 clean:
 	rm -rf $(VENV) .hypermnesia eval-out .pytest_cache .mypy_cache .ruff_cache native/target

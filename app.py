@@ -17,6 +17,8 @@ app = typer.Typer(cls=HandledGroup, no_args_is_help=True, add_completion=False, 
 app.add_typer(bench_app, name="bench")
 traces_app = typer.Typer(no_args_is_help=True, help="Inspect the recorded graph runs.")
 app.add_typer(traces_app, name="traces")
+traces_app.command("replay")(traces.replay_command)
+traces_app.command("otel")(traces.otel_command)
 app.command("export")(backup.export_command)
 app.command("import")(backup.import_command)
 app.command("poisoning")(run_poisoning_cli)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from langgraph.runtime import Runtime
 
-from agents._steps import clock, step
+from agents._steps import clock, decision_traces, step
 from agents.context import RunContext
 from agents.gate import classify_units
 from agents.results import Evidence, WriteDecision
@@ -52,6 +52,7 @@ def judge_write(state: WriteState, runtime: Runtime[RunContext]) -> WriteState:
         fallback="; ".join(outcome.fallbacks) or None,
         inputs={"proposed": len(proposed)},
         outputs=dict(counts),
+        decisions=decision_traces(outcome.decisions),
     )
     return {
         "verdicts": [d.model_dump(mode="json") for d in outcome.decisions],

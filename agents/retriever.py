@@ -28,7 +28,8 @@ from agents.retrieval import (
     search_sources,
     view_for,
 )
-from agents.state import JSON, ReadState
+from agents.retrieval.explain import explain_candidates
+from agents.state import JSON, Candidate, ReadState
 
 __all__ = ["retriever"]
 
@@ -46,11 +47,19 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> ReadState:
         reference = datetime.fromisoformat(asked) if asked else None
         plan = plan_query(query, view.names, temporal=recipe.temporal, reference=reference, llm=llm)
         lists, route = search_sources(ctx.store, ctx.namespace, view, plan, recipe)
-        passes = [*state.get("passes", []), rank_candidates(lists, view, plan, route, recipe)]
+        stages: dict[str, list[Candidate]] = {}
+        ranking = rank_candidates(lists, view, plan, route, recipe, stages=stages)
+        passes = [*state.get("passes", []), ranking]
         candidates = merge_passes(passes, recipe.iteration_decay)
+        outcomes: dict[str, str] = {}
         packed = pack(
-            candidates, view, ctx.budget_tokens, dedupe_provenance=recipe.dedupe_provenance
+            candidates,
+            view,
+            ctx.budget_tokens,
+            dedupe_provenance=recipe.dedupe_provenance,
+            outcomes=outcomes,
         )
+    explained = explain_candidates(candidates, lists, stages, route, view.units, outcomes, packed)
     used = sum(p.tokens for p in packed)
     reason = f"recipe {recipe.name}, iteration {iteration + 1}: " + ", ".join(
         f"{s.name} {len(s.hits)}" for s in lists
@@ -65,6 +74,8 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> ReadState:
         inputs=_plan_summary(plan),
         outputs={"candidates": len(candidates), "tokens": used, "sources": _source_sizes(lists)},
         retrieved=[(p.unit.id, round(p.score, 5)) for p in packed],
+        route=route,
+        candidates=explained,
     )
     return {
         "query": query,

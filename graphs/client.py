@@ -290,15 +290,22 @@ class Hypermnesia:
         by default the time of the call.
         """
         _check_recall(question, budget, max_iterations)
+        asked = (asked_at or utcnow()).isoformat()
         state: ReadState = {
             "question": question,
             "query": question,
             "iteration": 0,
             "max_iterations": max_iterations,
             "iterative": get_recipe(recipe).iterative,
-            "asked_at": (asked_at or utcnow()).isoformat(),
+            "asked_at": asked,
         }
-        summary = {"question": question, "budget": budget, "recipe": recipe}
+        summary = {
+            "question": question,
+            "budget": budget,
+            "recipe": recipe,
+            "max_iterations": max_iterations,
+            "asked_at": asked,
+        }
         run_id = new_run_id()
         ctx = self.context(
             ns, budget_tokens=budget, max_iterations=max_iterations, recipe=recipe, run_id=run_id
