@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -46,6 +46,8 @@ class RecallResult(BaseModel):
     """Weight given to each granularity by the router."""
     conflicts_resolved: list[str] = Field(default_factory=list)
     latency_ms: float = 0.0
+    route_action: dict[str, Any] = Field(default_factory=dict)
+    """The routing action taken, with its log-probability and features (see agents.policy)."""
 
 
 class WriteDecision(BaseModel):

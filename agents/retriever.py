@@ -14,9 +14,11 @@ from langgraph.runtime import Runtime
 
 from agents._steps import clock, step
 from agents.context import RunContext
-from agents.recipes import get_recipe
+from agents.policy import RouteChoice
+from agents.recipes import Recipe, get_recipe
 from agents.results import Evidence
 from agents.retrieval import (
+    NamespaceView,
     Packed,
     QueryPlan,
     SourceHits,
@@ -28,6 +30,7 @@ from agents.retrieval import (
     search_sources,
     view_for,
 )
+from agents.retrieval.decide import choose_route
 from agents.state import JSON, ReadState
 
 __all__ = ["retriever"]
@@ -45,11 +48,17 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> ReadState:
         asked = state.get("asked_at")
         reference = datetime.fromisoformat(asked) if asked else None
         plan = plan_query(query, view.names, temporal=recipe.temporal, reference=reference, llm=llm)
+        choice = _decide(ctx, state, view, plan, recipe, reference)
+        recipe = choice.action.apply(recipe)
         lists, route = search_sources(ctx.store, ctx.namespace, view, plan, recipe)
+        route = choice.action.scale_route(route)
         passes = [*state.get("passes", []), rank_candidates(lists, view, plan, route, recipe)]
         candidates = merge_passes(passes, recipe.iteration_decay)
         packed = pack(
-            candidates, view, ctx.budget_tokens, dedupe_provenance=recipe.dedupe_provenance
+            candidates,
+            view,
+            choice.action.budget(ctx.budget_tokens),
+            dedupe_provenance=recipe.dedupe_provenance,
         )
     used = sum(p.tokens for p in packed)
     reason = f"recipe {recipe.name}, iteration {iteration + 1}: " + ", ".join(
@@ -63,7 +72,12 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> ReadState:
         calls=plan.calls,
         fallback=plan.fallback,
         inputs=_plan_summary(plan),
-        outputs={"candidates": len(candidates), "tokens": used, "sources": _source_sizes(lists)},
+        outputs={
+            "candidates": len(candidates),
+            "tokens": used,
+            "sources": _source_sizes(lists),
+            "policy": choice.as_json(),
+        },
         retrieved=[(p.unit.id, round(p.score, 5)) for p in packed],
     )
     return {
@@ -73,8 +87,26 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> ReadState:
         "candidates": candidates,
         "evidence": [_evidence(p) for p in packed],
         "route": route,
+        "route_action": choice.as_json(),
+        "iterative": state.get("iterative", True) and choice.action.iterate,
         "trace": [trace],
     }
+
+
+def _decide(
+    ctx: RunContext,
+    state: ReadState,
+    view: NamespaceView,
+    plan: QueryPlan,
+    recipe: Recipe,
+    reference: datetime | None,
+) -> RouteChoice:
+    """The run policy's routing choice (taken on the first pass, kept by the later ones)."""
+    day = reference.date() if reference is not None else None
+    previous = state.get("route_action")
+    return choose_route(
+        ctx.policy, ctx.store, ctx.namespace, view, plan, recipe, reference=day, previous=previous
+    )
 
 
 def _evidence(p: Packed) -> JSON:
