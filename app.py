@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from evals.bench.cli import app as bench_app
+from evals.rl.cli import app as rl_app
+from evals.rl.cli import train_router_command
 from graphs.cli import backup, chat, demo, forget, ingest, reflect, render, serve, traces
 from graphs.cli import options as opt
 from graphs.cli.engine import data_dir_of, engine_for, namespace
@@ -14,6 +16,8 @@ from graphs.cli.errors import HandledGroup
 
 app = typer.Typer(cls=HandledGroup, no_args_is_help=True, add_completion=False, help=opt.HELP)
 app.add_typer(bench_app, name="bench")
+app.add_typer(rl_app, name="rl")
+app.command("train-router")(train_router_command)
 traces_app = typer.Typer(no_args_is_help=True, help="Inspect the recorded graph runs.")
 app.add_typer(traces_app, name="traces")
 app.command("export")(backup.export_command)
@@ -37,11 +41,14 @@ def eval_command(
     budgets: str = typer.Option("250,500,1000,2000", help="Comma-separated token budgets."),
     limit_conversations: int | None = opt.LIMIT,
     seed: int = typer.Option(0, help="Seed of every random choice."),
+    policy: Path | None = opt.POLICY,
 ) -> None:
     """Evaluate Hypermnesia beside the baselines; write results.json, report.md and plots."""
     from evals.cli import cli_eval
 
-    cli_eval(dataset, data, out, systems, workers, fresh, budgets, limit_conversations, seed)
+    cli_eval(
+        dataset, data, out, systems, workers, fresh, budgets, limit_conversations, seed, policy
+    )
 
 
 @app.command("ablation")

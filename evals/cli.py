@@ -22,6 +22,7 @@ from rich.progress import (
 from evals.answers import AnswerConfig
 from evals.loaders import DATASETS, LOCOMO_URL, Dataset, load_dataset
 from evals.report import main_table, summarize, write_outputs
+from evals.rl.compare import compare_records, comparison_markdown
 from evals.runner import DEFAULT_BUDGETS, RunConfig, RunOutcome, run
 from evals.systems import known_systems, system_spec, unavailable_reason
 from memory.errors import HypermnesiaError, InvalidInputError
@@ -30,6 +31,8 @@ from memory.settings import Settings
 __all__ = ["DEFAULT_SYSTEMS", "cli_eval", "fetch", "resolve_data", "run_eval"]
 
 DEFAULT_SYSTEMS = ("hypermnesia", "full_context", "bm25", "dense", "hybrid")
+LEARNED = "hypermnesia-learned"
+"""The system a trained router (``--policy``) adds beside ``hypermnesia``."""
 
 
 def fetch(url: str, dest: Path) -> Path:
@@ -112,13 +115,15 @@ def run_eval(
     seed: int = 0,
     console: Console | None = None,
     answers: AnswerConfig | None = None,
+    policy: Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``systems`` on a benchmark file and write results.json, report.md and plots.
 
     With ``answers``, an LLM also answers every question from the items packed at the answer
     budget, and the answers are scored (F1, BLEU-1, LLM judge). A system that is known but cannot
     be built here (its adapter is missing or broken) is listed as unavailable in the report; an
-    unknown name is an error.
+    unknown name is an error. With ``policy`` (a trained router), ``hypermnesia-learned`` runs
+    beside ``hypermnesia`` on its ingest, and the two are compared question by question.
     """
     console = console or Console(stderr=True)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -128,8 +133,12 @@ def run_eval(
     out = Path(out)
     path = resolve_data(dataset, str(data), out)
     loaded = load_dataset(dataset, path).limited(limit_conversations)
+    if policy is not None:
+        systems = _with_learned(systems, policy)
     names, unavailable = _available(systems, console)
-    specs = tuple(system_spec(n, seed=seed, cache_dir=out / "cache") for n in names)
+    specs = tuple(
+        system_spec(n, seed=seed, cache_dir=out / "cache", **_options(n, policy)) for n in names
+    )
     config = RunConfig(
         out=out,
         systems=specs,
@@ -141,6 +150,10 @@ def run_eval(
     )
     outcome = _run_with_progress(loaded, config, console)
     results = summarize(loaded, outcome, config, unavailable)
+    if policy is not None and {"hypermnesia", LEARNED} <= set(names):
+        results["policy_comparison"] = compare_records(
+            outcome.records, "hypermnesia", LEARNED, config.budgets, loaded.overall_categories
+        )
     with _progress(console) as bar:
         task = bar.add_task("report", total=1)
         written = write_outputs(results, outcome.records, out)
@@ -149,8 +162,29 @@ def run_eval(
     if not stdout.is_terminal:
         stdout = Console(width=max(stdout.width, 130))
     stdout.print(main_table(results))
+    if "policy_comparison" in results:
+        text = comparison_markdown(results["policy_comparison"])
+        with (out / "report.md").open("a", encoding="utf-8") as fh:
+            fh.write("\n" + text)
+        stdout.print(text)
     console.print(f"wrote {', '.join(str(p) for p in written)}")
     return results
+
+
+def _with_learned(systems: Sequence[str], policy: Path) -> list[str]:
+    """``systems`` with ``hypermnesia`` and ``hypermnesia-learned`` (a missing file is an error)."""
+    if not Path(policy).is_file():
+        raise InvalidInputError(f"missing policy file: {policy}")
+    names = list(systems)
+    if "hypermnesia" not in names:
+        names.insert(0, "hypermnesia")
+    if LEARNED not in names:
+        names.insert(names.index("hypermnesia") + 1, LEARNED)
+    return names
+
+
+def _options(name: str, policy: Path | None) -> dict[str, Any]:
+    return {"policy": str(policy)} if name == LEARNED and policy is not None else {}
 
 
 def _available(systems: Sequence[str], console: Console) -> tuple[list[str], dict[str, str]]:
@@ -196,6 +230,7 @@ def cli_eval(
     budgets: str,
     limit_conversations: int | None,
     seed: int,
+    policy: Path | None = None,
 ) -> None:
     """``app.py eval``: run :func:`run_eval`, print errors as one clear line and exit 1 on them.
 
@@ -225,6 +260,7 @@ def cli_eval(
             seed=seed,
             console=console,
             answers=answers,
+            policy=policy,
         )
     except HypermnesiaError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)

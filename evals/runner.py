@@ -58,6 +58,7 @@ __all__ = [
     "QuestionRecord",
     "RunConfig",
     "RunOutcome",
+    "ingest_or_restore",
     "run",
     "run_conversation",
 ]
@@ -171,7 +172,7 @@ def workdir_for(out: Path, system: str, conversation_id: str) -> Path:
 
 def _fingerprint(conversation: Conversation, spec: SystemSpec) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([spec.name, spec.factory], sort_keys=True).encode())
+    h.update(json.dumps([spec.ingest_as or spec.name, spec.factory], sort_keys=True).encode())
     for t in conversation.turns:
         parts = (t.id, t.session_id, t.speaker, t.text, str(t.session_time), t.image_caption or "")
         h.update("\x1f".join(parts).encode())
@@ -179,11 +180,14 @@ def _fingerprint(conversation: Conversation, spec: SystemSpec) -> str:
     return h.hexdigest()
 
 
-def _ingest(
+def ingest_or_restore(
     system: RetrievalSystem, spec: SystemSpec, conversation: Conversation, out: Path
 ) -> IngestRecord:
-    """Reopen a completed ingest of the same conversation, or ingest it afresh."""
-    workdir = workdir_for(out, spec.name, conversation.id)
+    """Reopen a completed ingest of the same conversation, or ingest it afresh.
+
+    A system that reads another's ingest (``spec.ingest_as``) uses that system's folder.
+    """
+    workdir = workdir_for(out, spec.ingest_as or spec.name, conversation.id)
     marker = workdir / MARKER
     fingerprint = _fingerprint(conversation, spec)
     if marker.is_file():
@@ -280,7 +284,7 @@ def run_conversation(
         np.random.seed(config.seed % 2**32)
         system = build_system(spec)
         try:
-            outcome.ingests.append(_ingest(system, spec, conversation, config.out))
+            outcome.ingests.append(ingest_or_restore(system, spec, conversation, config.out))
             report("ingest", len(conversation.turns))
             for question in questions:
                 asked = question.for_system()
