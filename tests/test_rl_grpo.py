@@ -29,6 +29,15 @@ def test_a_group_of_equal_rewards_has_no_advantage() -> None:
     assert np.all(group_advantages(np.array([0.3, 0.3, 0.3])) == 0.0)
 
 
+def test_a_floor_keeps_tiny_differences_small() -> None:
+    tokens_only = np.array([0.833, 0.836, 0.833, 0.833])  # equal recall, a few tokens saved
+    assert group_advantages(tokens_only).max() == pytest.approx(np.sqrt(3))
+    floored = group_advantages(tokens_only, min_std=0.1)
+    assert floored.max() < 0.03
+    recall = np.array([0.5, 1.0, 0.5, 0.5])
+    assert np.allclose(group_advantages(recall, min_std=0.1), group_advantages(recall))
+
+
 def test_reference_puts_most_mass_on_the_hand_set_action() -> None:
     p = np.exp(reference_logprobs(5, default=0, floor=0.1))
     assert p.sum() == pytest.approx(1.0)

@@ -46,6 +46,10 @@ class GRPOConfig:
     inner_steps: int = 2
     """Updates per batch of groups (the ratio leaves 1 from the second one on)."""
     reference_floor: float = 0.2
+    min_std: float = 0.1
+    """Floor of the group standard deviation the advantages are divided by: without it, a group
+    whose only difference is a few tokens saved at equal recall gets advantages as large as one
+    where recall differs, and the router learns to save tokens at any cost in recall."""
     """Probability mass the reference policy spreads over the non-default actions."""
 
 
@@ -95,13 +99,17 @@ def reference_logprobs(n_actions: int, default: int = 0, floor: float = 0.05) ->
     return out
 
 
-def group_advantages(rewards: Array, eps: float = 1e-8) -> Array:
-    """(r − mean) / std within one group; all zeros when the group's rewards are equal."""
+def group_advantages(rewards: Array, min_std: float = 0.0, eps: float = 1e-8) -> Array:
+    """(r − mean) / std within one group; all zeros when the group's rewards are equal.
+
+    ``min_std`` floors the divisor, so a group whose rewards differ by less than it (a few tokens
+    saved at equal recall) is not blown up to the scale of a group where recall differs.
+    """
     r = np.asarray(rewards, dtype=np.float64)
     std = r.std()
     if std < eps:
         return np.zeros_like(r)
-    out: Array = (r - r.mean()) / std
+    out: Array = (r - r.mean()) / max(std, min_std)
     return out
 
 

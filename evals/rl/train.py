@@ -144,7 +144,7 @@ def _step(
     sampled = (cumulative[:, None, :] < draws[:, :, None]).sum(axis=2)
     sampled = np.minimum(sampled, logp.shape[1] - 1)
     rewards = table.rewards[batch[:, None], sampled]
-    advantages = np.stack([group_advantages(r) for r in rewards])
+    advantages = np.stack([group_advantages(r, config.grpo.min_std) for r in rewards])
     old = np.take_along_axis(logp, sampled, axis=1)
     x = np.repeat(xs[batch], config.group, axis=0)
     grpo_update(
