@@ -163,12 +163,17 @@ def run_eval(
         stdout = Console(width=max(stdout.width, 130))
     stdout.print(main_table(results))
     if "policy_comparison" in results:
-        text = comparison_markdown(results["policy_comparison"])
-        with (out / "report.md").open("a", encoding="utf-8") as fh:
-            fh.write("\n" + text)
-        stdout.print(text)
+        stdout.print(_append_comparison(results["policy_comparison"], out / "report.md"))
     console.print(f"wrote {', '.join(str(p) for p in written)}")
     return results
+
+
+def _append_comparison(comparison: dict[str, Any], report: Path) -> str:
+    """The learned router's comparison as markdown, appended to the report."""
+    text = comparison_markdown(comparison)
+    with report.open("a", encoding="utf-8") as fh:
+        fh.write("\n" + text)
+    return text
 
 
 def _with_learned(systems: Sequence[str], policy: Path) -> list[str]:

@@ -1,7 +1,7 @@
 """Rollouts logged as JSON lines: features, action, log-probability, reward, and the run id.
 
-The run id names the rollout's read run; with traces kept (``--traces``) ``app.py traces show``
-on the rollouts' trace file shows it step by step.
+The run id names the rollout's read run; with ``train-router --traces`` its steps are kept under
+that id in ``<work>/rl/traces.sqlite3``.
 """
 
 from __future__ import annotations
