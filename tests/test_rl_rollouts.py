@@ -21,6 +21,7 @@ from agents.policy import (
 from agents.results import Decision
 from evals.rl.grpo import LinearPolicy, reference_logprobs
 from evals.rl.router import LearnedRouter
+from evals.rl.writes import write_rollouts
 from graphs.client import Hypermnesia
 from graphs.rollout import fork_data_folder, frozen_recall
 from memory.embeddings import HashingEmbedder
@@ -196,3 +197,30 @@ def test_a_learned_router_saves_loads_and_routes_greedily(tmp_path: Path) -> Non
     (tmp_path / "bad.json").write_text('{"format": "other"}')
     with pytest.raises(InvalidInputError, match="not a router policy"):
         LearnedRouter.load(tmp_path / "bad.json")
+
+
+class _NeverUpdate(HandSetPolicy):
+    """Keeps the old value of a slot current beside the new one."""
+
+    name = "never-update"
+
+    def write(self, features: WriteFeatures, proposed: Decision) -> Decision:
+        return "new" if proposed == "update" else proposed
+
+
+def test_write_rollouts_compare_policies_from_one_state(sample_dir: Path) -> None:
+    with Hypermnesia.open(sample_dir, embedder=HashingEmbedder()) as hm:
+        before = {u.id for u in hm.store.units(SAM)}
+    turns = [_turn("Big news: I moved to Austin last week for a new job.", 3)]
+    outcomes = write_rollouts(
+        sample_dir, SAM, turns, [HandSetPolicy(), _NeverUpdate(), _SkipFacts()],
+        embedder=HashingEmbedder(),
+    )  # fmt: skip
+    hand_set, never, skip = outcomes
+    assert [o.policy for o in outcomes] == ["hand-set", "never-update", "skip-facts"]
+    assert hand_set.decisions.get("update", 0) >= 1
+    assert never.decisions.get("update", 0) == 0
+    assert never.reward < hand_set.reward, "two current values of one slot are inconsistent"
+    assert skip.decisions.get("skip", 0) >= 1 and "update" not in skip.decisions
+    with Hypermnesia.open(sample_dir, embedder=HashingEmbedder()) as hm:
+        assert {u.id for u in hm.store.units(SAM)} == before, "no rollout reached the source"

@@ -2,7 +2,7 @@
 
 - :mod:`evals.rl.rewards`: rewards as plain functions over an outcome, and their CoMAM-style mix;
 - :mod:`evals.rl.rollouts`: read-side rollouts on a frozen view, kept per (question, action,
-  budget); write-side forks are :func:`graphs.rollout.fork_data_folder`;
+  budget); :mod:`evals.rl.writes`: write-side rollouts, each on its own fork of one data folder;
 - :mod:`evals.rl.grpo`: group advantages, the clipped update and the KL penalty, in NumPy;
 - :mod:`evals.rl.router`, :mod:`evals.rl.train`, :mod:`evals.rl.validate`: the learned router,
   its training and its leave-one-conversation-out validation;
