@@ -8,6 +8,8 @@ import typer
 
 from evals.bench.cli import app as bench_app
 from evals.poisoning import run_poisoning_cli
+from evals.rl.cli import app as rl_app
+from evals.rl.cli import train_router_command
 from graphs.cli import backup, chat, demo, forget, ingest, reflect, render, serve, traces
 from graphs.cli import options as opt
 from graphs.cli.engine import data_dir_of, engine_for, namespace
@@ -15,6 +17,8 @@ from graphs.cli.errors import HandledGroup
 
 app = typer.Typer(cls=HandledGroup, no_args_is_help=True, add_completion=False, help=opt.HELP)
 app.add_typer(bench_app, name="bench")
+app.add_typer(rl_app, name="rl")
+app.command("train-router")(train_router_command)
 traces_app = typer.Typer(no_args_is_help=True, help="Inspect the recorded graph runs.")
 app.add_typer(traces_app, name="traces")
 traces_app.command("replay")(traces.replay_command)
@@ -45,13 +49,14 @@ def eval_command(
         None, "--llm", help="provider/model: the agents run in LLM mode on it, and it answers."
     ),
     api_base: str | None = typer.Option(None, "--api-base", help="The LLM server's URL."),
+    policy: Path | None = opt.POLICY,
 ) -> None:
     """Evaluate Hypermnesia beside the baselines; write results.json, report.md and plots."""
     from evals.cli import cli_eval
 
     cli_eval(
         dataset, data, out, systems, workers, fresh, budgets, limit_conversations, seed,
-        llm=llm, api_base=api_base,
+        llm=llm, api_base=api_base, policy=policy,
     )  # fmt: skip
 
 

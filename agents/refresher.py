@@ -23,6 +23,7 @@ from langgraph.runtime import Runtime
 
 from agents._steps import clock, step
 from agents.context import RunContext
+from agents.policy import HandSetPolicy, ReflectAction
 from agents.results import WriteDecision
 from agents.slots import slot_of
 from agents.state import ReadState, WriteState
@@ -74,11 +75,9 @@ def refresh_write(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, 
             changes.append(change)
             written.update({u.id: u for u in change.units})
         store.apply(ns, changes, run_id=ctx.run_id)
-    every = ctx.thresholds.reflect_every
     forced = bool(state.get("force_reflect"))
-    due = not state.get("reflect_done") and (
-        forced or (every > 0 and facts_since_reflection(store, ns) >= every)
-    )
+    timing = None if state.get("reflect_done") or forced else _timing(ctx)
+    due = not state.get("reflect_done") and (forced or (timing is not None and timing.reflect))
     reflect = due and (forced or ctx.reflection == "inline")
     counts: dict[str, int] = {}
     for d in decisions:
@@ -95,10 +94,19 @@ def refresh_write(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, 
                 f"merged {counts.get('duplicate', 0)}, flagged {counts.get('conflict', 0)}",
                 "applied the judge's decisions" + when,
                 timer=timer,
-                outputs=counts,
+                outputs={**counts, "policy": timing.as_json()} if timing else counts,
             )
         ],
     }
+
+
+def _timing(ctx: RunContext) -> ReflectAction:
+    """Whether to reflect now: the run's policy (hand-set: at ``reflect_every`` new facts)."""
+    every = ctx.thresholds.reflect_every
+    if ctx.policy is None and every <= 0:
+        return ReflectAction(False, 0, every)
+    count = facts_since_reflection(ctx.store, ctx.namespace)
+    return ReflectAction((ctx.policy or HandSetPolicy()).reflect(count, every), count, every)
 
 
 def refresh_read(state: ReadState, runtime: Runtime[RunContext]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -50,6 +50,8 @@ class RecallResult(BaseModel):
     fallbacks: list[str] = Field(default_factory=list)
     """One ``"agent: reason"`` per step whose LLM output was unusable (see
     :attr:`RememberResult.fallbacks`)."""
+    route_action: dict[str, Any] = Field(default_factory=dict)
+    """The routing action taken, with its log-probability and features (see agents.policy)."""
 
 
 class WriteDecision(BaseModel):

@@ -1,5 +1,9 @@
 """The Hypermnesia system under evaluation: the write graph ingests, the read graph retrieves.
 
+``hypermnesia-learned`` is the same system routed by a trained policy (option ``policy``: a
+``POLICY.json`` path); it reads the ingest of ``hypermnesia``, so the two answer the same questions
+over the same memory.
+
 Each conversation gets its own data folder and namespace. Turns reach the engine session by
 session, exactly as a chatbot would send them (text, speaker, session date, image caption); the
 questions reach it without their gold fields (the harness strips them).
@@ -12,12 +16,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agents.policy import Policy
+from agents.results import RecallResult
 from evals.systems import Conversation, IngestStats, Question, RetrievedItem, register_system
 from graphs.client import Hypermnesia
 from memory.model import Namespace, Turn
 from memory.settings import Settings
 
-__all__ = ["HypermnesiaSystem"]
+__all__ = ["HypermnesiaSystem", "items_of", "namespace_of"]
 
 
 def _namespace(conversation_id: str) -> Namespace:
@@ -39,6 +45,7 @@ class HypermnesiaSystem:
         max_iterations: int = 3,
         llm_model: str | None = None,
         llm_api_base: str | None = None,
+        policy: str | None = None,
         **_: Any,
     ) -> None:
         self.seed = seed
@@ -48,6 +55,11 @@ class HypermnesiaSystem:
         self.llm_model = llm_model
         """With a model, the agents run in LLM mode (deterministic otherwise)."""
         self.llm_api_base = llm_api_base
+        self.policy: Policy | None = None
+        if policy is not None:
+            from evals.rl.router import LearnedRouter
+
+            self.policy = LearnedRouter.load(policy)
         self._engines: dict[str, Hypermnesia] = {}
 
     def _open(self, conversation_id: str, workdir: Path) -> Hypermnesia:
@@ -62,7 +74,9 @@ class HypermnesiaSystem:
                     "llm_api_base": self.llm_api_base or base.llm_api_base,
                 }
             )
-            engine = Hypermnesia.open(workdir, settings=settings, checkpoints=False)
+            engine = Hypermnesia.open(
+                workdir, settings=settings, checkpoints=False, policy=self.policy
+            )
             self._engines[conversation_id] = engine
         return engine
 
@@ -99,6 +113,10 @@ class HypermnesiaSystem:
     def restore(self, conversation: Conversation, workdir: Path) -> None:
         self._open(conversation.id, workdir)
 
+    def engine(self, conversation_id: str) -> Hypermnesia:
+        """The open engine of an ingested or restored conversation."""
+        return self._engines[conversation_id]
+
     def retrieve(
         self, conversation_id: str, question: Question, budget_tokens: int
     ) -> list[RetrievedItem]:
@@ -111,12 +129,7 @@ class HypermnesiaSystem:
             recipe=self.recipe,
             asked_at=question.asked_at,
         )
-        return [
-            RetrievedItem(
-                text=e.text, source_turn_ids=tuple(e.provenance), tokens=e.tokens, score=e.score
-            )
-            for e in result.evidence
-        ]
+        return items_of(result)
 
     def close(self) -> None:
         for engine in self._engines.values():
@@ -124,4 +137,20 @@ class HypermnesiaSystem:
         self._engines.clear()
 
 
+def items_of(result: RecallResult) -> list[RetrievedItem]:
+    """A recall's evidence as the harness's retrieved items."""
+    return [
+        RetrievedItem(
+            text=e.text, source_turn_ids=tuple(e.provenance), tokens=e.tokens, score=e.score
+        )
+        for e in result.evidence
+    ]
+
+
+def namespace_of(conversation_id: str) -> Namespace:
+    """The namespace a conversation is ingested into."""
+    return _namespace(conversation_id)
+
+
 register_system("hypermnesia", HypermnesiaSystem)
+register_system("hypermnesia-learned", HypermnesiaSystem, ingest_as="hypermnesia")

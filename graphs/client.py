@@ -29,6 +29,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 
 from agents.context import Mode, Reflection, RunContext, Thresholds
+from agents.policy import Policy
 from agents.recipes import get_recipe
 from agents.results import Evidence, RecallResult, RememberResult, WriteDecision
 from agents.state import ReadState, WriteState
@@ -43,7 +44,7 @@ from memory.store import DeleteReport, HistoryEvent, MemoryStore
 from memory.traces import TraceStep, TraceStore, new_run_id
 from prompts.answer import RESPOND, AnswerOut
 
-__all__ = ["Hypermnesia"]
+__all__ = ["Hypermnesia", "read_state", "recall_result"]
 
 log = logging.getLogger(__name__)
 _REFLECT = "reflect"
@@ -62,8 +63,11 @@ class Hypermnesia:
         checkpoint_path: Path | None = None,
         thresholds: Thresholds | None = None,
         reflection: Reflection = "deferred",
+        policy: Policy | None = None,
     ) -> None:
         self.store = store
+        self.policy = policy
+        """Who takes the routing, write and reflection decisions (None: the hand-set rules)."""
         self.traces = traces
         self.llm = llm
         self.thresholds = thresholds or Thresholds()
@@ -97,6 +101,7 @@ class Hypermnesia:
         checkpoints: bool = True,
         thresholds: Thresholds | None = None,
         reflection: Reflection = "deferred",
+        policy: Policy | None = None,
     ) -> Hypermnesia:
         """Open the stores under ``data_dir`` and finish what a crash interrupted (see
         :meth:`recover`); the LLM comes from ``llm`` or the settings."""
@@ -112,6 +117,7 @@ class Hypermnesia:
             checkpoint_path=root / "checkpoints.sqlite3" if checkpoints else None,
             thresholds=thresholds,
             reflection=reflection,
+            policy=policy,
         )
         try:
             engine.recover()
@@ -177,6 +183,7 @@ class Hypermnesia:
             "llm": self.llm,
             "thresholds": self.thresholds,
             "reflection": self.reflection,
+            "policy": self.policy,
         }
         fields.update(overrides)
         return RunContext(**fields)
@@ -290,21 +297,13 @@ class Hypermnesia:
         by default the time of the call.
         """
         _check_recall(question, budget, max_iterations)
-        asked = (asked_at or utcnow()).isoformat()
-        state: ReadState = {
-            "question": question,
-            "query": question,
-            "iteration": 0,
-            "max_iterations": max_iterations,
-            "iterative": get_recipe(recipe).iterative,
-            "asked_at": asked,
-        }
+        state = read_state(question, max_iterations, recipe, asked_at)
         summary = {
             "question": question,
             "budget": budget,
             "recipe": recipe,
             "max_iterations": max_iterations,
-            "asked_at": asked,
+            "asked_at": state["asked_at"],
         }
         run_id = new_run_id()
         ctx = self.context(
@@ -315,7 +314,7 @@ class Hypermnesia:
         latency_ms = (time.perf_counter() - started) * 1000.0
         steps = [TraceStep.model_validate(s) for s in final.get("trace", [])]
         self.traces.append(run_id, steps)
-        result = _recall_result(run_id, question, final, latency_ms)
+        result = recall_result(run_id, question, final, latency_ms)
         result.fallbacks = [f"{s.agent}: {s.fallback}" for s in steps if s.fallback]
         self.store.record_access(ns, [e.unit_id for e in result.evidence])
         self.traces.finish(run_id, "ok", _recall_summary(result))
@@ -385,9 +384,24 @@ def _check_recall(question: str, budget: int, max_iterations: int) -> None:
         raise InvalidInputError(f"max_iterations must be at least 1, got {max_iterations}")
 
 
-def _recall_result(
+def read_state(
+    question: str, max_iterations: int, recipe: str, asked_at: datetime | None
+) -> ReadState:
+    """The read graph's first state for ``question`` (asked now when ``asked_at`` is None)."""
+    return {
+        "question": question,
+        "query": question,
+        "iteration": 0,
+        "max_iterations": max_iterations,
+        "iterative": get_recipe(recipe).iterative,
+        "asked_at": (asked_at or utcnow()).isoformat(),
+    }
+
+
+def recall_result(
     run_id: str, question: str, final: dict[str, Any], latency_ms: float
 ) -> RecallResult:
+    """What a read run returns, from its final state."""
     evidence = [Evidence.model_validate(e) for e in final.get("evidence", [])]
     return RecallResult(
         run_id=run_id,
@@ -400,6 +414,7 @@ def _recall_result(
         route=final.get("route", {}),
         conflicts_resolved=final.get("resolved", []),
         latency_ms=latency_ms,
+        route_action=final.get("route_action", {}),
     )
 
 

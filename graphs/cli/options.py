@@ -56,3 +56,6 @@ SYSTEMS = typer.Option(
 )
 WORKERS = typer.Option(2, help="Worker processes (one conversation per task).")
 LIMIT = typer.Option(None, help="Only the first N conversations.")
+POLICY = typer.Option(
+    None, "--policy", help="A trained router (POLICY.json): adds system hypermnesia-learned."
+)
