@@ -23,7 +23,25 @@ from graphs.client import Hypermnesia
 from memory.model import Namespace, Turn
 from memory.settings import Settings
 
-__all__ = ["HypermnesiaSystem", "items_of", "namespace_of"]
+__all__ = ["HypermnesiaSystem", "items_of", "namespace_of", "sessions_of"]
+
+
+def sessions_of(conversation: Conversation) -> dict[str, list[Turn]]:
+    """The conversation's turns as the engine takes them, grouped by session in order."""
+    sessions: dict[str, list[Turn]] = {}
+    for t in conversation.turns:
+        sessions.setdefault(t.session_id, []).append(
+            Turn(
+                id=t.id,
+                session_id=t.session_id,
+                speaker=t.speaker,
+                text=t.text,
+                session_time=t.session_time,
+                image_caption=t.image_caption,
+                index=t.index,
+            )
+        )
+    return sessions
 
 
 def _namespace(conversation_id: str) -> Namespace:
@@ -84,19 +102,7 @@ class HypermnesiaSystem:
         started = time.perf_counter()
         engine = self._open(conversation.id, workdir)
         ns = _namespace(conversation.id)
-        sessions: dict[str, list[Turn]] = {}
-        for t in conversation.turns:
-            sessions.setdefault(t.session_id, []).append(
-                Turn(
-                    id=t.id,
-                    session_id=t.session_id,
-                    speaker=t.speaker,
-                    text=t.text,
-                    session_time=t.session_time,
-                    image_caption=t.image_caption,
-                    index=t.index,
-                )
-            )
+        sessions = sessions_of(conversation)
         calls = tokens = 0
         for turns in sessions.values():
             result = engine.remember(ns, turns, session_end=True)

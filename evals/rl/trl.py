@@ -21,13 +21,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from evals.hypermnesia import sessions_of
 from evals.loaders import Dataset
 from evals.metrics import covered_turns
 from evals.rl.rollouts import Rollouts, rollout_questions
 from evals.systems import Conversation
 from memory.errors import InvalidInputError, LLMOutputError
 from memory.llm_repair import parse_structured
-from memory.model import Turn
 from memory.text import content_tokens
 from prompts.constructor import FACTS, FactList
 from prompts.judge import SUFFICIENCY, SufficiencyVerdict
@@ -165,19 +165,7 @@ def export_dataset(dataset: Dataset, agent: str, out: Path, work: Path) -> Path:
 
 def _session_rows(conv: Conversation, dataset: Dataset) -> list[dict[str, Any]]:
     gold = {t for q in dataset.questions if q.conversation_id == conv.id for t in q.evidence}
-    sessions: dict[str, list[Turn]] = {}
-    for t in conv.turns:
-        sessions.setdefault(t.session_id, []).append(
-            Turn(
-                id=t.id,
-                session_id=t.session_id,
-                speaker=t.speaker,
-                text=t.text,
-                session_time=t.session_time,
-                image_caption=t.image_caption,
-                index=t.index,
-            )
-        )
+    sessions = sessions_of(conv)
     return [
         {
             "prompt": FACTS.messages(turns),
