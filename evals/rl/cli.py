@@ -36,6 +36,9 @@ _DATA = typer.Option(..., "--data", help="A LoCoMo file.")
 _GROUP = typer.Option(8, "--group", min=2, help="Rollouts per question in a GRPO group (G).")
 _EPOCHS = typer.Option(30, "--epochs", min=1, help="Passes over the training questions.")
 _SEED = typer.Option(0, "--seed", help="Seed of the sampling and the shuffles.")
+_MEMBERS = typer.Option(
+    5, "--members", min=1, help="Routers trained from independent seeds and averaged into one."
+)
 _POLICY_OUT = typer.Option(..., "--out", help="Where to write the policy (POLICY.json).")
 _LOG = typer.Option(None, "--log", help="Log every rollout as JSON lines here.")
 _EXPORT_OUT = typer.Option(..., "--out", help="Folder of the dataset (train.jsonl).")
@@ -80,6 +83,7 @@ def train_router_command(
     group: int = _GROUP,
     epochs: int = _EPOCHS,
     seed: int = _SEED,
+    members: int = _MEMBERS,
     work: Path = _WORK,
     log: Path | None = _LOG,
     traces: bool = typer.Option(False, "--traces", help="Keep each rollout's trace."),
@@ -91,12 +95,12 @@ def train_router_command(
     """
     started = time.perf_counter()
     console = Console(stderr=True)
-    config = TrainConfig(group=group, epochs=epochs, seed=seed)
+    config = TrainConfig(group=group, epochs=epochs, seed=seed, members=members)
     dataset = _load(data, work)
     with _progress(console) as bar:
         _, entries = _rollouts(dataset, work, config.budget, bar, workers, traces)
         table = reward_table(list(entries.values()), ROUTE_ACTIONS, config)
-        task = bar.add_task("train", total=epochs)
+        task = bar.add_task("train", total=members * epochs)
         trajectories = TrajectoryLog(log, [a.name for a in ROUTE_ACTIONS]) if log else None
         try:
             router, summary = train_router(
@@ -135,6 +139,7 @@ def validate_command(
     group: int = _GROUP,
     epochs: int = _EPOCHS,
     seed: int = _SEED,
+    members: int = _MEMBERS,
     work: Path = _WORK,
     budgets: str = typer.Option("250,500,1000,2000", help="Comma-separated token budgets."),
     workers: int = _WORKERS,
@@ -142,7 +147,7 @@ def validate_command(
     """Leave-one-conversation-out: each conversation routed by a router trained on the others."""
     started = time.perf_counter()
     console = Console(stderr=True)
-    config = TrainConfig(group=group, epochs=epochs, seed=seed)
+    config = TrainConfig(group=group, epochs=epochs, seed=seed, members=members)
     dataset = _load(data, work)
     chosen = sorted({int(b) for b in budgets.split(",") if b.strip()})
     with _progress(console) as bar:
@@ -150,7 +155,13 @@ def validate_command(
         task = bar.add_task("folds", total=len(dataset.conversations))
         result = leave_one_out(rollouts, entries, config, chosen, lambda n: bar.advance(task, n))
     result["seconds"] = round(time.perf_counter() - started, 3)
-    result["config"] = {"group": group, "epochs": epochs, "seed": seed, "budget": config.budget}
+    result["config"] = {
+        "group": group,
+        "epochs": epochs,
+        "seed": seed,
+        "members": members,
+        "budget": config.budget,
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "loco.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     (out / "loco.md").write_text(_markdown(result), encoding="utf-8")

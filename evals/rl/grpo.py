@@ -42,15 +42,17 @@ class GRPOConfig:
     clip: float = 0.2
     kl: float = 0.02
     """β: weight of the KL penalty to the reference policy."""
-    learning_rate: float = 0.5
+    learning_rate: float = 0.1
+    """Step size. Chosen leaving one conversation out on the LoCoMo dev file: 0.5 and 0.2 fit the
+    training conversations and lost the gain on the held-out one; 0.05 barely left the reference."""
     inner_steps: int = 2
     """Updates per batch of groups (the ratio leaves 1 from the second one on)."""
     reference_floor: float = 0.2
+    """Probability mass the reference policy spreads over the non-default actions."""
     min_std: float = 0.1
     """Floor of the group standard deviation the advantages are divided by: without it, a group
     whose only difference is a few tokens saved at equal recall gets advantages as large as one
     where recall differs, and the router learns to save tokens at any cost in recall."""
-    """Probability mass the reference policy spreads over the non-default actions."""
 
 
 @dataclass

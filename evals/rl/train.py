@@ -5,6 +5,14 @@ Every question's outcome under every routing action is known once its rollouts h
 question from the current policy, reads their rewards, and takes one clipped update
 (:mod:`evals.rl.grpo`). ``train_reward`` is the mean reward of the trained router (greedy) on the
 training questions, ``reference_reward`` that of the hand-set route.
+
+One run of GRPO lands on a router that depends on its seed (which questions share a batch, which
+actions each group samples). So ``members`` routers are trained from independent seeds and their
+weights averaged: the router is linear, so the mean of the members' weights gives exactly the
+mean of their logits, one router as cheap to run as a member. Leaving one conversation out on the
+LoCoMo dev file (step size 0.1), six seeds of a single run moved held-out recall@1000 by +0.0041
+to +0.0064 with the lower end of the 95 % interval between −0.0003 and +0.0027; five seeds of
+five averaged members by +0.0045 to +0.0059, lower ends +0.0006 to +0.0024.
 """
 
 from __future__ import annotations
@@ -37,21 +45,23 @@ __all__ = ["RewardTable", "TrainConfig", "reward_table", "train_router"]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Group size, epochs, seed and the reward's budget; the update's knobs in ``grpo``."""
+    """Group size, epochs, seed, members and the reward's budget; the update's knobs in ``grpo``."""
 
     group: int = 8
     epochs: int = 30
     seed: int = 0
+    members: int = 5
+    """Routers trained from independent seeds (drawn from ``seed``) and averaged into one."""
     batch: int = 32
     budget: int = 1000
     token_weight: float = 0.02
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
 
     def __post_init__(self) -> None:
-        if self.group < 2 or self.epochs < 1 or self.batch < 1:
+        if self.group < 2 or self.epochs < 1 or self.batch < 1 or self.members < 1:
             raise InvalidInputError(
-                f"group must be >= 2, epochs and batch >= 1: {self.group}, {self.epochs}, "
-                f"{self.batch}"
+                f"group must be >= 2, epochs, batch and members >= 1: {self.group}, "
+                f"{self.epochs}, {self.batch}, {self.members}"
             )
 
 
@@ -97,34 +107,58 @@ def train_router(
     log: TrajectoryLog | None = None,
     advance: Callable[[int], None] | None = None,
 ) -> tuple[LearnedRouter, dict[str, float | int]]:
-    """A router trained on ``table``, and the summary (rewards, steps, seconds)."""
+    """A router trained on ``table``, and the summary (rewards, steps, seconds).
+
+    ``advance`` is called once per epoch of every member (``members × epochs`` in all).
+    """
     started = time.perf_counter()
     mean, std = table.x.mean(axis=0), table.x.std(axis=0)
     std = np.where(std > 1e-9, std, 1.0)
     xs = (table.x - mean) / std
     ref = reference_logprobs(len(actions), 0, config.grpo.reference_floor)
-    policy = LinearPolicy.like_reference(len(actions), xs.shape[1], ref)
-    rng = np.random.default_rng(config.seed)
-    steps = 0
-    for _ in range(config.epochs):
-        order = rng.permutation(len(xs))
-        for start in range(0, len(order), config.batch):
-            batch = order[start : start + config.batch]
-            _step(policy, xs, table, batch, ref, config, rng, log)
-            steps += 1
-        if advance is not None:
-            advance(1)
+    seeds = np.random.SeedSequence(config.seed).spawn(config.members)
+    members = [
+        _train_member(xs, table, ref, config, np.random.default_rng(s), log, advance) for s in seeds
+    ]
+    policy = LinearPolicy(
+        np.mean([m.weights for m in members], axis=0), np.mean([m.bias for m in members], axis=0)
+    )
     router = LearnedRouter(list(actions), table.features, mean, std, policy)
     greedy = np.argmax(policy.logits(xs), axis=1)
     rows = np.arange(len(xs))
     summary: dict[str, float | int] = {
         "train_reward": round(float(table.rewards[rows, greedy].mean()), 6),
         "reference_reward": round(float(table.rewards[:, 0].mean()), 6),
-        "steps": steps,
+        "steps": config.members * config.epochs * -(-len(xs) // config.batch),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    router.training = {**summary, "questions": len(xs), "group": config.group}
+    router.training = {
+        **summary,
+        "questions": len(xs),
+        "group": config.group,
+        "members": config.members,
+    }
     return router, summary
+
+
+def _train_member(
+    xs: Array,
+    table: RewardTable,
+    ref: Array,
+    config: TrainConfig,
+    rng: np.random.Generator,
+    log: TrajectoryLog | None,
+    advance: Callable[[int], None] | None,
+) -> LinearPolicy:
+    """One GRPO run from the reference policy: ``config.epochs`` shuffled passes of batches."""
+    policy = LinearPolicy.like_reference(ref.shape[0], xs.shape[1], ref)
+    for _ in range(config.epochs):
+        order = rng.permutation(len(xs))
+        for start in range(0, len(order), config.batch):
+            _step(policy, xs, table, order[start : start + config.batch], ref, config, rng, log)
+        if advance is not None:
+            advance(1)
+    return policy
 
 
 def _step(
