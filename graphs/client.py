@@ -33,7 +33,7 @@ from agents.policy import Policy
 from agents.recipes import get_recipe
 from agents.results import Evidence, RecallResult, RememberResult, WriteDecision
 from agents.state import ReadState, WriteState
-from graphs import read_graph, write_graph
+from graphs import long_lived, read_graph, write_graph
 from graphs.background import Deferred
 from memory.embeddings import Embedder
 from memory.errors import InvalidInputError
@@ -89,6 +89,8 @@ class Hypermnesia:
         self._read: CompiledStateGraph[Any, Any, Any, Any] = read_graph.builder.compile(
             checkpointer=saver, name="hypermnesia-read"
         )
+        long_lived.hold()
+        self._holds_heap = True
 
     @classmethod
     def open(
@@ -135,6 +137,9 @@ class Hypermnesia:
     def close(self) -> None:
         """Finish the background job under way (queued ones resume on the next open), then
         release every store."""
+        if self._holds_heap:
+            self._holds_heap = False
+            long_lived.release()
         self._deferred.close()
         self.store.close()
         self.traces.close()
