@@ -40,6 +40,9 @@ class Recipe(BaseModel):
     """Share of a turn's score passed to the turns just before and after it (0: off)."""
     speaker_boost: float = 1.25
     """Score factor for units spoken by a person the question names (1: off)."""
+    current_first: bool = True
+    """Put first the current facts holding the attribute a present-tense question asks about,
+    e.g. where someone lives now (:mod:`agents.retrieval.current`)."""
     granularities: frozenset[Granularity] = _ALL
     pool: int = 60
     """Candidates taken from each source per iteration."""
@@ -66,6 +69,7 @@ RECIPES: dict[str, Recipe] = {
     "no-dedupe": _FULL.model_copy(update={"name": "no-dedupe", "dedupe_provenance": False}),
     "no-context": _FULL.model_copy(update={"name": "no-context", "context_share": 0.0}),
     "no-speaker": _FULL.model_copy(update={"name": "no-speaker", "speaker_boost": 1.0}),
+    "no-current": _FULL.model_copy(update={"name": "no-current", "current_first": False}),
     "turns-only": _FULL.model_copy(
         update={"name": "turns-only", "granularities": frozenset({Granularity.TURN})}
     ),

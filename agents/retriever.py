@@ -8,6 +8,7 @@ and the merged ranking is packed into the token budget. The stages are in
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from langgraph.runtime import Runtime
@@ -30,6 +31,7 @@ from agents.retrieval import (
     search_sources,
     view_for,
 )
+from agents.retrieval.current import current_holders
 from agents.retrieval.decide import choose_route
 from agents.retrieval.explain import explain_candidates
 from agents.state import JSON, Candidate, ReadState
@@ -52,6 +54,9 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> ReadState:
         plan = plan_query(query, view.names, temporal=recipe.temporal, reference=reference, llm=llm)
         choice = _decide(ctx, state, view, plan, recipe, reference)
         recipe = choice.action.apply(recipe)
+        if recipe.current_first:
+            held = current_holders(ctx.store, ctx.namespace, state["question"], plan.entities)
+            plan = replace(plan, current=held)
         lists, route = search_sources(ctx.store, ctx.namespace, view, plan, recipe)
         route = choice.action.scale_route(route)
         stages: dict[str, list[Candidate]] = {}
