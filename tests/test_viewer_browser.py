@@ -90,9 +90,9 @@ def test_browse_a_read_its_unit_history_the_graph_and_a_replay(
     expect(page.locator("table.candidates").first).to_contain_text("packed")
     page.screenshot(path=shots / "2-run.png", full_page=True)
 
-    evidence.filter(has_text="moved to Denver").locator("a.unit-link").click()
-    expect(page.locator("#unit-fields")).to_contain_text("turn")
-    page.locator("#drawn tr.fact").filter(has_text="Denver").locator("a.unit-link").click()
+    # a question about the present: the current fact comes first, then its source turn
+    evidence.filter(has_text="moved to Denver").first.locator("a.unit-link").click()
+    expect(page.locator("#unit-fields")).to_contain_text("fact")
     expect(page.locator("#unit-text")).to_contain_text("Denver")
     history = page.locator("#history")
     expect(history.locator("tr.supersede")).to_have_count(1)
@@ -100,6 +100,10 @@ def test_browse_a_read_its_unit_history_the_graph_and_a_replay(
     expect(history.locator("ins", has_text="Denver")).to_have_count(1)
     expect(page.locator("#provenance")).to_contain_text("Denver")
     page.screenshot(path=shots / "3-unit.png", full_page=True)
+    page.locator("#provenance a.unit-link").first.click()
+    expect(page.locator("#unit-fields")).to_contain_text("turn")
+    page.locator("#drawn tr.fact").filter(has_text="Denver").locator("a.unit-link").click()
+    expect(page.locator("#unit-text")).to_contain_text("Denver")
 
     page.get_by_role("link", name="Two hops out").click()
     expect(page.locator("svg.hypergraph a.vertex").first).to_be_visible()
