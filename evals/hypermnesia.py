@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +31,7 @@ def sessions_of(conversation: Conversation) -> dict[str, list[Turn]]:
     """The conversation's turns as the engine takes them, grouped by session in order."""
     sessions: dict[str, list[Turn]] = {}
     for t in conversation.turns:
-        sessions.setdefault(t.session_id, []).append(
-            Turn(
-                id=t.id,
-                session_id=t.session_id,
-                speaker=t.speaker,
-                text=t.text,
-                session_time=t.session_time,
-                image_caption=t.image_caption,
-                index=t.index,
-            )
-        )
+        sessions.setdefault(t.session_id, []).append(Turn(**asdict(t)))
     return sessions
 
 
