@@ -390,6 +390,25 @@ class Journal:
             ).fetchall()
         return [_op(r) for r in rows]
 
+    def unit_states(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every unit's last stored version (as JSON), by namespace key, replaying all intents.
+
+        Puts (and supersedes, merges, reopens) store their units, deletes remove them, in the
+        order they were recorded; pending intents count too, since opening replays them.
+        """
+        states: dict[str, dict[str, dict[str, Any]]] = {}
+        with self._lock:
+            rows = self._db.execute("SELECT ns, kind, payload FROM ops ORDER BY op_id")
+            for ns_key, kind, payload in rows:
+                data = json.loads(payload)
+                units = states.setdefault(ns_key, {})
+                if kind == "delete":
+                    for unit_id in data.get("ids", ()):
+                        units.pop(unit_id, None)
+                for unit in data.get("units", ()):
+                    units[unit["id"]] = unit
+        return states
+
     def ops_for_unit(self, ns: Namespace, unit_id: str) -> list[JournalOp]:
         """Every recorded write that touched ``unit_id``, oldest first."""
         with self._lock:

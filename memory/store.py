@@ -48,6 +48,7 @@ from memory.model import (
 )
 from memory.replica import DerivedUpdate, Replica
 from memory.settings import Settings
+from memory.vector_rebuild import RebuildingBackend
 from memory.vector_store import ChromaBackend, InMemoryBackend, VectorBackend, VectorStore
 from memory.walk import GraphWalk
 
@@ -140,7 +141,9 @@ class MemoryStore:
         """Open (creating if needed) the stores under ``data_dir`` and replay unfinished writes.
 
         ``backend="memory"`` keeps vectors in process memory (the reference backend, for tests);
-        the journal and hypergraph are still SQLite files under ``data_dir``.
+        the journal and hypergraph are still SQLite files under ``data_dir``. An embedded Chroma
+        index that Chroma can no longer read is rebuilt from the journal
+        (:mod:`memory.vector_rebuild`).
         """
         settings = settings or Settings()
         root = Path(data_dir) if data_dir is not None else settings.data_dir
@@ -158,17 +161,22 @@ class MemoryStore:
             )
         else:
             lock = FolderLock(root)
+        journal: Journal | None = None
         try:
+            journal = Journal(root / "journal.sqlite3")
             if lock is not None:
-                vector_backend = ChromaBackend.persistent(root / "chroma", embedder)
+                chroma = ChromaBackend.persistent(root / "chroma", embedder)
+                vector_backend = RebuildingBackend(chroma, journal, embedder, root)
             return cls(
                 VectorStore(vector_backend, embedder),
                 HypergraphStore(root / "hypergraph.sqlite3"),
-                Journal(root / "journal.sqlite3"),
+                journal,
                 embedder,
                 lock=lock,
             )
         except BaseException:
+            if journal is not None:
+                journal.close()
             if lock is not None:
                 lock.release()
             raise
