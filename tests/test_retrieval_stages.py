@@ -218,6 +218,22 @@ def test_spread_passes_a_share_to_neighbouring_turns(view: NamespaceView) -> Non
     assert spread[1]["sources"] == ["context"]
 
 
+def test_only_the_strongest_neighbour_counts(view: NamespaceView) -> None:
+    """A turn between two middling matches does not outrank a turn beside the strong one."""
+    first, second, third, fourth = _ids(
+        view,
+        "I adopted a beagle named Biscuit.",
+        "What a lovely dog! Where did you find him?",
+        "At the shelter on Elm Street.",
+        "I went hiking in the Rockies last weekend.",
+    )
+    ranked = [_c(first, 0.5), _c(second, 0.4), _c(third, 0.5), _c(fourth, 0.4)]
+    spread = {x["unit_id"]: x["score"] for x in spread_to_neighbours(ranked, view, 0.3)}
+    assert spread[second] == pytest.approx(0.4 + 0.15)  # not 0.4 + 0.15 + 0.15
+    assert spread[fourth] == pytest.approx(0.4 + 0.15)
+    assert spread[first] == pytest.approx(0.5 + 0.12)
+
+
 def test_named_speakers_are_favoured(view: NamespaceView) -> None:
     sam, maya = _ids(
         view, "I adopted a beagle named Biscuit.", "What a lovely dog! Where did you find him?"
