@@ -10,6 +10,8 @@ Every proposed unit is classified against what is stored, in order:
   (:mod:`agents.trust`: a third party or the assistant against someone's own statement) and no
   second independent person backs it: it is stored as evidence and flagged, and the holder stays
   current (the read path's judge sees the disagreement);
+- ``update`` too: a fact that says its subject's state changed ("I'm back on coffee") replaces
+  the earlier fact it changes (:mod:`agents.state_change`; deterministic mode only);
 - ``duplicate``: a current unit of the same granularity, speaker and kind is near-identical
   (cosine at or above the duplicate threshold);
 - otherwise, with an LLM and similar stored units, ``judge.write`` decides; a failed call falls
@@ -26,6 +28,7 @@ import numpy as np
 
 from agents.results import Decision, WriteDecision
 from agents.slots import slot_of
+from agents.state_change import change_cue, changed_fact
 from agents.trust import (
     CORROBORATION,
     independent_speakers,
@@ -44,6 +47,8 @@ GATED = frozenset({Granularity.FACT, Granularity.INSIGHT, Granularity.PERSONA})
 """Granularities the gate compares with what is stored (the others are raw evidence)."""
 SIMILAR = 0.5
 """Cosine similarity above which a stored unit counts as similar (shown to the LLM judge)."""
+_CHANGE_POOL = 10
+"""Stored facts nearest a state-change fact that are checked for the one it changes."""
 
 
 @dataclass
@@ -97,7 +102,7 @@ class _Gate:
             return _decision(unit, "skip", "already stored")
         if unit.granularity not in GATED:
             return _decision(unit, "new", "raw evidence")
-        update = self._update(unit)
+        update = self._update(unit) or self._state_change(unit)
         if update is not None:
             return update
         similar = self._similar(unit)
@@ -133,6 +138,23 @@ class _Gate:
             change += f", corroborated by {', '.join(sorted(backers))}"
         self.slots[slot[0]] = unit
         return _decision(unit, "update", change, target=holder.id)
+
+    def _state_change(self, unit: MemoryUnit) -> WriteDecision | None:
+        """An update when the unit says that a state of its subject changed (no LLM only: in
+        LLM mode ``judge.write`` decides; see :mod:`agents.state_change`)."""
+        if self.llm is not None or unit.granularity != Granularity.FACT:
+            return None
+        if not unit.entities or change_cue(unit.text, unit.entities[0]) is None:
+            return None
+        flt = UnitFilter(granularities=frozenset({Granularity.FACT}), current_only=True)
+        hits = self.store.search(self.ns, self.vectors[unit.id], k=_CHANGE_POOL, flt=flt)
+        found = changed_fact(unit, [h.unit for h in hits], self.store.embed, may_supersede)
+        if found is None:
+            return None
+        old, similarity = found
+        cue = change_cue(unit.text, unit.entities[0])
+        reason = f"state change ({cue!r}), topic cosine {similarity:.2f}"
+        return _decision(unit, "update", reason, target=old.id)
 
     def _backers(self, unit: MemoryUnit, holder: MemoryUnit, slot: tuple[str, str]) -> set[str]:
         """The people who made ``unit``'s claim since ``holder`` was recorded (this batch too)."""

@@ -31,7 +31,12 @@ from agents.retrieval import (
     search_sources,
     view_for,
 )
-from agents.retrieval.current import current_holders
+from agents.retrieval.current import (
+    asks_about_now,
+    current_holders,
+    prefer_successors,
+    stale_turn_successors,
+)
 from agents.retrieval.decide import choose_route
 from agents.retrieval.explain import explain_candidates
 from agents.state import JSON, Candidate, ReadState
@@ -61,6 +66,11 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> ReadState:
         route = choice.action.scale_route(route)
         stages: dict[str, list[Candidate]] = {}
         ranking = rank_candidates(lists, view, plan, route, recipe, stages=stages)
+        if recipe.current_first and asks_about_now(state["question"]):
+            successors = stale_turn_successors(
+                ctx.store, ctx.namespace, view, ranking, state["question"], recipe.granularities
+            )
+            ranking = stages["successor"] = prefer_successors(ranking, successors)
         passes = [*state.get("passes", []), ranking]
         candidates = merge_passes(passes, recipe.iteration_decay)
         outcomes: dict[str, str] = {}

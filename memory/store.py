@@ -492,6 +492,11 @@ class MemoryStore:
         ids = [e.id for e in edges if granularities is None or e.granularity in granularities]
         return [u for u in self.get(ns, ids) if u.is_current]
 
+    def units_derived_from(self, ns: Namespace, source_ids: Iterable[str]) -> set[str]:
+        """Ids of the units (current or closed) whose provenance or ``derived_from`` names one of
+        ``source_ids`` (turn ids or unit ids)."""
+        return self._journal.derived_from(ns, source_ids)
+
     def related(
         self,
         ns: Namespace,
