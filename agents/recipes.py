@@ -43,6 +43,12 @@ class Recipe(BaseModel):
     current_first: bool = True
     """Put first the current facts holding the attribute a present-tense question asks about,
     e.g. where someone lives now (:mod:`agents.retrieval.current`)."""
+    recency: float = 0.0
+    """Favour newer units on questions about the present (:mod:`agents.retrieval.decay`). Off:
+    on LoCoMo and on the small scenarios it cost MRR (recipe ``with-recency``)."""
+    access: float = 0.0
+    """Favour units that recalls return often (:mod:`agents.retrieval.decay`). Off, for the same
+    reason (recipe ``with-access``)."""
     granularities: frozenset[Granularity] = _ALL
     pool: int = 60
     """Candidates taken from each source per iteration."""
@@ -70,6 +76,8 @@ RECIPES: dict[str, Recipe] = {
     "no-context": _FULL.model_copy(update={"name": "no-context", "context_share": 0.0}),
     "no-speaker": _FULL.model_copy(update={"name": "no-speaker", "speaker_boost": 1.0}),
     "no-current": _FULL.model_copy(update={"name": "no-current", "current_first": False}),
+    "with-recency": _FULL.model_copy(update={"name": "with-recency", "recency": 0.1}),
+    "with-access": _FULL.model_copy(update={"name": "with-access", "access": 0.05}),
     "turns-only": _FULL.model_copy(
         update={"name": "turns-only", "granularities": frozenset({Granularity.TURN})}
     ),

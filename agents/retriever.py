@@ -37,6 +37,7 @@ from agents.retrieval.current import (
     prefer_successors,
     stale_turn_successors,
 )
+from agents.retrieval.decay import decayed
 from agents.retrieval.decide import choose_route
 from agents.retrieval.explain import explain_candidates
 from agents.state import JSON, Candidate, ReadState
@@ -66,7 +67,13 @@ def retriever(state: ReadState, runtime: Runtime[RunContext]) -> ReadState:
         route = choice.action.scale_route(route)
         stages: dict[str, list[Candidate]] = {}
         ranking = rank_candidates(lists, view, plan, route, recipe, stages=stages)
-        if recipe.current_first and asks_about_now(state["question"]):
+        now = asks_about_now(state["question"])
+        if recipe.access or (recipe.recency and now):
+            recency = recipe.recency if now else 0.0
+            ranking = stages["decay"] = decayed(
+                ctx.store, ctx.namespace, ranking, recency=recency, access=recipe.access
+            )
+        if recipe.current_first and now:
             successors = stale_turn_successors(
                 ctx.store, ctx.namespace, view, ranking, state["question"], recipe.granularities
             )

@@ -25,8 +25,9 @@ from evals.systems import system_spec
 
 __all__ = ["ABLATIONS", "run_ablation"]
 
-ABLATIONS: tuple[str, ...] = tuple(name for name in RECIPES if name.startswith("no-"))
-"""Every recipe that switches one mechanism of ``full`` off."""
+ABLATIONS: tuple[str, ...] = tuple(name for name in RECIPES if name.startswith(("no-", "with-")))
+"""Every recipe that switches one mechanism of ``full`` off (``no-…``), or one that ``full``
+leaves off on (``with-…``)."""
 
 _CATEGORIES = ("overall", "multi-hop", "temporal", "open-domain", "single-hop")
 

@@ -29,8 +29,9 @@ def test_every_recipe_gets_a_row_from_one_ingest(
     assert sorted(p.name for p in (work / "hypermnesia").iterdir()) == ["conv-t1", "conv-t2"]
 
 
-def test_ablations_are_the_no_recipes() -> None:
-    assert ABLATIONS and all(name.startswith("no-") for name in ABLATIONS)
+def test_ablations_switch_one_mechanism_of_full() -> None:
+    assert ABLATIONS and all(name.startswith(("no-", "with-")) for name in ABLATIONS)
+    assert {"with-recency", "with-access"} <= set(ABLATIONS)
 
 
 def test_unknown_recipe_fails_before_any_work(tmp_path: Path) -> None:
