@@ -9,7 +9,7 @@ that matches none has no slot and is never treated as an update.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from memory.model import Granularity, MemoryUnit, Namespace, normalize_label
@@ -101,8 +101,24 @@ def slot_of(unit: MemoryUnit) -> tuple[str, str] | None:
 
 
 def current_slot_holders(store: MemoryStore, ns: Namespace) -> Mapping[str, tuple[MemoryUnit, ...]]:
-    """Every current fact setting each slot, by slot key (kept until the namespace changes)."""
-    return store.derived(ns, "slots.current", lambda: _by_slot(store.current_units(ns).values()))
+    """Every current fact setting each slot, by slot key (a write updates only what it changed)."""
+    return store.derived(
+        ns, "slots.current", lambda: _by_slot(store.current_units(ns).values()), _slots_after
+    )
+
+
+def _slots_after(
+    old: Mapping[str, tuple[MemoryUnit, ...]],
+    changed: Sequence[str],
+    units: Mapping[str, MemoryUnit],
+) -> dict[str, tuple[MemoryUnit, ...]]:
+    """``old`` without the changed units, then with those of them that hold a slot now."""
+    gone = set(changed)
+    holders = {key: [u for u in group if u.id not in gone] for key, group in old.items()}
+    fresh = [units[uid] for uid in gone if uid in units and units[uid].is_current]
+    for key, group in _by_slot(fresh).items():
+        holders.setdefault(key, []).extend(group)
+    return {key: tuple(group) for key, group in holders.items() if group}
 
 
 def _by_slot(units: Iterable[MemoryUnit]) -> dict[str, tuple[MemoryUnit, ...]]:

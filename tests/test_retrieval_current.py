@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from agents.retrieval.current import asked_attributes, asked_subjects, prefer_current
+from agents.slots import _by_slot, _slots_after, current_slot_holders
 from agents.state import Candidate
 from graphs.client import Hypermnesia
 from memory.embeddings import HashingEmbedder
+from memory.model import Granularity, MemoryUnit, Turn, make_unit
 
 from .agent_fixtures import SAM, ingest_sample
 
@@ -90,3 +94,36 @@ def test_the_stage_is_traced_and_can_be_switched_off(engine: Hypermnesia) -> Non
     top = step.candidates[0]
     assert top.unit_id == on.evidence[0].unit_id
     assert top.stages["current"] > top.stages["fused"]
+
+
+def test_slot_holders_brought_forward_by_a_write_equal_a_rebuild(tmp_path: Path) -> None:
+    """The cached slot holders follow each write by what it changed, not by a rebuild."""
+    with Hypermnesia.open(tmp_path, embedder=HashingEmbedder()) as hm:
+        ingest_sample(hm)
+        before = current_slot_holders(hm.store, SAM)  # cached at this version
+        when = datetime(2023, 11, 2, 10, tzinfo=UTC)
+        moved = Turn(id="D9:1", session_id="S9", speaker="Sam", text="I moved to Austin.")
+        hm.remember(SAM, [moved.model_copy(update={"session_time": when})])
+        after = current_slot_holders(hm.store, SAM)
+        rebuilt = _by_slot(hm.store.current_units(SAM).values())
+
+        def ids(holders: Mapping[str, tuple[MemoryUnit, ...]]) -> dict[str, set[str]]:
+            return {key: {u.id for u in group} for key, group in holders.items()}
+
+        assert ids(after) == ids(rebuilt) != ids(before)
+        assert any("Austin" in u.text for u in after["sam|lives_in"])
+
+
+def test_slots_after_drops_closed_and_deleted_holders_and_adds_new_ones() -> None:
+    boston = make_unit(SAM, Granularity.FACT, "Sam lives in Boston.", entities=("Sam",))
+    boston = boston.model_copy(update={"attribute": "lives_in=boston"})
+    nurse = make_unit(SAM, Granularity.FACT, "Sam works as a nurse.", entities=("Sam",))
+    nurse = nurse.model_copy(update={"attribute": "job=a nurse"})
+    denver = make_unit(SAM, Granularity.FACT, "Sam moved to Denver.", entities=("Sam",))
+    denver = denver.model_copy(update={"attribute": "lives_in=denver"})
+    old = _by_slot([boston, nurse])
+    closed = boston.closed(datetime(2023, 9, 1, tzinfo=UTC), denver.id)
+    now = {closed.id: closed, denver.id: denver}  # the nurse fact was deleted
+    after = _slots_after(old, [boston.id, denver.id, nurse.id], now)
+    assert after == {"sam|lives_in": (denver,)}
+    assert old == {"sam|lives_in": (boston,), "sam|job": (nurse,)}  # not mutated
