@@ -66,6 +66,18 @@ RECIPES: dict[str, Recipe] = {
     "no-facts": _FULL.model_copy(
         update={"name": "no-facts", "granularities": _ALL - {Granularity.FACT}}
     ),
+    "no-insights": _FULL.model_copy(
+        update={"name": "no-insights", "granularities": _ALL - {Granularity.INSIGHT}}
+    ),
+    "no-personas": _FULL.model_copy(
+        update={"name": "no-personas", "granularities": _ALL - {Granularity.PERSONA}}
+    ),
+    "no-reflection": _FULL.model_copy(
+        update={
+            "name": "no-reflection",
+            "granularities": _ALL - {Granularity.INSIGHT, Granularity.PERSONA},
+        }
+    ),
     "no-dedupe": _FULL.model_copy(update={"name": "no-dedupe", "dedupe_provenance": False}),
     "no-context": _FULL.model_copy(update={"name": "no-context", "context_share": 0.0}),
     "no-speaker": _FULL.model_copy(update={"name": "no-speaker", "speaker_boost": 1.0}),
