@@ -5,8 +5,9 @@ clusters a namespace's current facts by embedding similarity (single-pass centro
 and writes each cluster of three or more facts as an *insight*: an extractive digest of its facts,
 ``kind=inference``, linked to them (``derived_from``) and to their source turns (``provenance``). A
 *persona* per speaker lists the keyphrases that recur across their facts, with the facts they come
-from. Its proposals go through the same judge gate as everything else: a cluster that changed
-supersedes its previous insight, and an inference never overwrites evidence.
+from. Its proposals go through the same judge gate as everything else: an insight supersedes only
+an insight it restates or contradicts (:mod:`agents.restate`), so insights accumulate; a speaker's
+new persona supersedes their previous one; an inference never overwrites evidence.
 
 Only what people said about what stands is generalised (:func:`admissible`): the assistant's own
 statements, claims that lose to someone's own statement, text that reads as an instruction to the
@@ -252,7 +253,6 @@ def _digest(ns: Namespace, facts: Sequence[MemoryUnit], granularity: Granularity
     entities = Counter(e for f in facts for e in f.entities)
     subject = entities.most_common(1)[0][0] if entities else "memory"
     text = f"About {subject}: " + " ".join(_sentence(f.text) for f in facts)
-    members = "".join(sorted(f.id for f in facts))
     return make_unit(
         ns,
         granularity,
@@ -261,7 +261,6 @@ def _digest(ns: Namespace, facts: Sequence[MemoryUnit], granularity: Granularity
         provenance=[p for f in facts for p in f.provenance],
         derived_from=tuple(f.id for f in facts),
         entities=tuple(e for e, _ in entities.most_common(8)),
-        attribute=f"insight={hashlib.sha1(members.encode()).hexdigest()[:12]}",
         event_time=facts[-1].event_time,
         importance=min(1.0, max(f.importance for f in facts) + 0.1),
     )
