@@ -1,4 +1,4 @@
-"""Ablation: Hypermnesia's recall with each retrieval mechanism switched off, one recipe at a time.
+"""Ablation: Hypermnesia's recall with each retrieval mechanism switched off or on, one at a time.
 
 Recipes change only the read path, so every recipe reuses one ingest per conversation (the
 runner's resumable work folder); each recipe then answers every question through the same runner
@@ -27,8 +27,8 @@ from evals.systems import system_spec
 
 __all__ = ["ABLATIONS", "run_ablation"]
 
-ABLATIONS: tuple[str, ...] = tuple(name for name in RECIPES if name.startswith("no-"))
-"""Every recipe that switches one mechanism of ``full`` off."""
+ABLATIONS: tuple[str, ...] = tuple(name for name in RECIPES if name.startswith(("no-", "with-")))
+"""Every recipe that switches one mechanism of ``full`` off (``no-*``) or on (``with-*``)."""
 
 _CATEGORIES = ("overall", "multi-hop", "temporal", "open-domain", "single-hop")
 
@@ -93,7 +93,7 @@ def _cells(row: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
 
 
 def _table(result: dict[str, Any]) -> Table:
-    table = Table(title=f"recall@{result['budget']} with one mechanism off (Δ vs full)")
+    table = Table(title=f"recall@{result['budget']} with one mechanism off or on (Δ vs full)")
     for header in ("recipe", *_CATEGORIES, "words found", "p95 ms"):
         table.add_column(header, justify="left" if header == "recipe" else "right")
     base = result["recipes"].get("full")

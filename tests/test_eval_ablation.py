@@ -33,12 +33,15 @@ def test_every_recipe_gets_a_row_from_one_ingest(
     assert sorted(p.name for p in (work / "hypermnesia").iterdir()) == ["conv-t1", "conv-t2"]
 
 
-def test_ablations_are_the_no_recipes() -> None:
-    assert ABLATIONS and all(name.startswith("no-") for name in ABLATIONS)
-    assert {"no-insights", "no-personas", "no-reflection"} <= set(ABLATIONS)
+def test_ablations_are_the_no_and_with_recipes() -> None:
+    assert ABLATIONS and all(name.startswith(("no-", "with-")) for name in ABLATIONS)
+    assert {"with-insights", "with-personas", "with-reflection"} <= set(ABLATIONS)
     reflection = {Granularity.INSIGHT, Granularity.PERSONA}
-    assert not get_recipe("no-reflection").granularities & reflection
-    assert get_recipe("no-insights").granularities & reflection == {Granularity.PERSONA}
+    assert not get_recipe("full").granularities & reflection
+    assert get_recipe("with-reflection").granularities == set(Granularity)
+    assert get_recipe("with-insights").granularities - get_recipe("full").granularities == {
+        Granularity.INSIGHT
+    }
 
 
 def test_unknown_recipe_fails_before_any_work(tmp_path: Path) -> None:
