@@ -206,7 +206,8 @@ def _worded_persona(
     if is_instruction(text):
         fallbacks.append("reflector.persona worded an instruction; kept the extracted profile")
         return unit
-    return _rewritten(unit, text, sources, keep_provenance=False)
+    cited = [f for f in sources if f.id in set(value.source_ids)] or sources
+    return _rewritten(unit, text, cited, keep_provenance=False)
 
 
 def _rewritten(

@@ -14,7 +14,9 @@ from agents.reflector import propose_reflections
 from agents.restate import replaced_insight
 from graphs.client import Hypermnesia
 from memory.embeddings import HashingEmbedder
+from memory.fake_llm import ScriptedLLM
 from memory.model import Granularity, MemoryUnit, Namespace, SaidBy, Turn, UnitFilter, make_unit
+from prompts.reflector import PersonaProfile
 
 from .agent_fixtures import SAM, ingest_sample
 
@@ -162,6 +164,17 @@ def test_a_persona_states_what_a_person_said_each_statement_linked_to_its_facts(
     persona = next(u for u in proposals if u.granularity == Granularity.PERSONA)
     assert persona.text == profile_text("Ann", found) and persona.speaker == "Ann"
     assert set(persona.derived_from) == {i for s in found for i in s.sources}
+
+
+def test_a_worded_persona_links_to_the_facts_the_model_cites() -> None:
+    facts = [fact("Ann loves jazz.", 1), fact("Ann works as a nurse.", 2)]
+    reply = PersonaProfile(summary="Ann is a nurse.", source_ids=[facts[1].id, "u-unknown"])
+    llm = ScriptedLLM([reply.model_dump_json()])
+    vectors = HashingEmbedder().embed([f.text for f in facts])
+    proposals, calls, fallbacks = propose_reflections(NS, facts, vectors, llm)
+    persona = next(u for u in proposals if u.granularity == Granularity.PERSONA)
+    assert persona.text == "Ann is a nurse." and persona.derived_from == (facts[1].id,)
+    assert [c.prompt_name for c in calls] == ["reflector.persona"] and not fallbacks
 
 
 def test_a_fact_backing_one_statement_twice_is_cited_once_and_ranks_first() -> None:
