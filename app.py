@@ -65,7 +65,7 @@ def ablation_command(
     data: str = opt.EVAL_DATA,
     dataset: str = opt.DATASET,
     out: str = typer.Option("eval-out", help="Output folder; reuses an eval run's ingest."),
-    recipes: str = typer.Option("", help="Comma-separated recipes (default: full and every no-*)."),
+    recipes: str = typer.Option("", help="Comma-separated recipes (default: full, no-*, with-*)."),
     budget: int = typer.Option(1000, min=1, help="Token budget of the recall figures."),
     workers: int = opt.WORKERS,
     limit_conversations: int | None = opt.LIMIT,

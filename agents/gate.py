@@ -12,6 +12,8 @@ Every proposed unit is classified against what is stored, in order:
   current (the read path's judge sees the disagreement);
 - ``update`` too: a fact that says its subject's state changed ("I'm back on coffee") replaces
   the earlier fact it changes (:mod:`agents.state_change`; deterministic mode only);
+- ``update`` too: an insight replaces a current insight it restates or contradicts
+  (:mod:`agents.restate`); any other insight is added beside the ones stored;
 - ``duplicate``: a current unit of the same granularity, speaker and kind is near-identical
   (cosine at or above the duplicate threshold);
 - otherwise, with an LLM and similar stored units, ``judge.write`` decides; a failed call falls
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agents.restate import replaced_insight
 from agents.results import Decision, WriteDecision
 from agents.slots import slot_of
 from agents.state_change import change_cue, changed_fact
@@ -96,13 +99,17 @@ class _Gate:
         self.slots = _current_slots(store, ns, gated)
         self.claims: list[MemoryUnit] | None = None
         """Every stored fact, current or closed (loaded only when a claim needs backers)."""
+        self.insights: tuple[list[MemoryUnit], dict[str, MemoryUnit]] | None = None
+        """Current stored insights and their source facts (loaded for the first insight)."""
+        self.replaced: set[str] = set()
+        """Stored insights a proposed insight of this write already replaces."""
 
     def decide(self, unit: MemoryUnit) -> WriteDecision:
         if unit.id in self.stored:
             return _decision(unit, "skip", "already stored")
         if unit.granularity not in GATED:
             return _decision(unit, "new", "raw evidence")
-        update = self._update(unit) or self._state_change(unit)
+        update = self._update(unit) or self._state_change(unit) or self._restatement(unit)
         if update is not None:
             return update
         similar = self._similar(unit)
@@ -154,6 +161,23 @@ class _Gate:
         old, similarity = found
         cue = change_cue(unit.text, unit.entities[0])
         reason = f"state change ({cue!r}), topic cosine {similarity:.2f}"
+        return _decision(unit, "update", reason, target=old.id)
+
+    def _restatement(self, unit: MemoryUnit) -> WriteDecision | None:
+        """An update when an insight restates or contradicts a current stored insight."""
+        if unit.granularity != Granularity.INSIGHT:
+            return None
+        if self.insights is None:
+            flt = UnitFilter(granularities=frozenset({Granularity.INSIGHT}), current_only=True)
+            stored = self.store.units(self.ns, flt)
+            wanted = {i for u in [*stored, *self.proposed] for i in u.derived_from}
+            self.insights = (stored, {f.id: f for f in self.store.get(self.ns, sorted(wanted))})
+        stored, facts = self.insights
+        found = replaced_insight(unit, stored, facts, self.replaced)
+        if found is None:
+            return None
+        old, reason = found
+        self.replaced.add(old.id)
         return _decision(unit, "update", reason, target=old.id)
 
     def _backers(self, unit: MemoryUnit, holder: MemoryUnit, slot: tuple[str, str]) -> set[str]:

@@ -4,9 +4,11 @@ Off the hot path — at the end of a session, every N new facts, or on demand. D
 clusters a namespace's current facts by embedding similarity (single-pass centroid clustering)
 and writes each cluster of three or more facts as an *insight*: an extractive digest of its facts,
 ``kind=inference``, linked to them (``derived_from``) and to their source turns (``provenance``). A
-*persona* per speaker lists the keyphrases that recur across their facts, with the facts they come
-from. Its proposals go through the same judge gate as everything else: a cluster that changed
-supersedes its previous insight, and an inference never overwrites evidence.
+*persona* per speaker states what that speaker's own facts say they like, are, do and whom they
+have (:mod:`agents.persona`), linked to the facts each statement was read from. Its proposals go
+through the same judge gate as everything else: an insight supersedes only an insight it restates
+or contradicts (:mod:`agents.restate`), so insights accumulate; a speaker's new persona
+supersedes their previous one; an inference never overwrites evidence.
 
 Only what people said about what stands is generalised (:func:`admissible`): the assistant's own
 statements, claims that lose to someone's own statement, text that reads as an instruction to the
@@ -28,6 +30,7 @@ from langgraph.runtime import Runtime
 
 from agents._steps import clock, step
 from agents.context import RunContext
+from agents.persona import profile_text, statements
 from agents.slots import slot_of
 from agents.state import WriteState
 from agents.trust import is_injection, is_instruction, prevailing, said_by_of
@@ -201,9 +204,10 @@ def _worded_persona(
     traits = f" Traits: {', '.join(value.traits)}." if value.traits else ""
     text = f"{value.summary.strip()}{traits}"
     if is_instruction(text):
-        fallbacks.append("reflector.persona worded an instruction; kept the keyphrase profile")
+        fallbacks.append("reflector.persona worded an instruction; kept the extracted profile")
         return unit
-    return _rewritten(unit, text, sources, keep_provenance=False)
+    cited = [f for f in sources if f.id in set(value.source_ids)] or sources
+    return _rewritten(unit, text, cited, keep_provenance=False)
 
 
 def _rewritten(
@@ -252,7 +256,6 @@ def _digest(ns: Namespace, facts: Sequence[MemoryUnit], granularity: Granularity
     entities = Counter(e for f in facts for e in f.entities)
     subject = entities.most_common(1)[0][0] if entities else "memory"
     text = f"About {subject}: " + " ".join(_sentence(f.text) for f in facts)
-    members = "".join(sorted(f.id for f in facts))
     return make_unit(
         ns,
         granularity,
@@ -261,25 +264,23 @@ def _digest(ns: Namespace, facts: Sequence[MemoryUnit], granularity: Granularity
         provenance=[p for f in facts for p in f.provenance],
         derived_from=tuple(f.id for f in facts),
         entities=tuple(e for e, _ in entities.most_common(8)),
-        attribute=f"insight={hashlib.sha1(members.encode()).hexdigest()[:12]}",
         event_time=facts[-1].event_time,
         importance=min(1.0, max(f.importance for f in facts) + 0.1),
     )
 
 
 def _persona(ns: Namespace, speaker: str, facts: Sequence[MemoryUnit]) -> MemoryUnit | None:
-    counts = Counter(k for f in facts for k in dict.fromkeys(f.keywords))
-    recurring = [k for k, n in counts.most_common(12) if n >= 2]
-    if len(recurring) < 2:
+    """The speaker's profile from their own facts; None when they state nothing it can use."""
+    found = statements(speaker, facts)
+    if not found:
         return None
-    sources = [f for f in facts if set(f.keywords) & set(recurring)][:20]
-    text = f"{speaker} often talks about: {', '.join(recurring)}."
+    text = profile_text(speaker, found)
     return make_unit(
         ns,
         Granularity.PERSONA,
         text,
         kind=UnitKind.INFERENCE,
-        derived_from=tuple(f.id for f in sources),
+        derived_from=tuple(dict.fromkeys(i for s in found for i in s.sources)),
         entities=(speaker,),
         attribute=f"persona={hashlib.sha1(text.encode()).hexdigest()[:12]}",
         speaker=speaker,
