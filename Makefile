@@ -10,6 +10,10 @@ export HF_HUB_OFFLINE := 1
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_BF16=OFF
 
+# The browser tests drive Debian's chromium through Playwright (Playwright downloads no browser).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
 .PHONY: install native llm postgres demo test lint eval ablation bench clean
 
 $(VENV)/.installed: pyproject.toml
@@ -33,7 +37,6 @@ install: $(VENV)/.installed $(VENV)/.native
 
 # The tests start throwaway PostgreSQL clusters themselves (tests/pg_server.py) with the binaries
 # of Debian's postgresql package; install it when they are missing (CI runs as root).
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 postgres:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "installing Debian's postgresql package (the tests start their own server)"; \
@@ -45,6 +48,10 @@ native: $(VENV)/.native
 
 llm: $(VENV)/.llm
 
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium
+
 demo: install
 	$(PY) app.py demo
 
@@ -53,7 +60,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: install llm postgres
+test: install llm postgres $(CHROMIUM)
 	$(MAKE) lint
 	@if [ -f native/Cargo.toml ]; then cd native && cargo test --quiet; fi
 	$(PY) -m pytest -q
@@ -69,7 +76,10 @@ ablation: install
 bench: install
 	$(PY) app.py bench store --json
 	$(PY) app.py bench graph --json
-	$(PY) app.py bench vector --n 100000 --dim 384 --k 10 --json
+	$(PY) app.py bench graph --one-namespace --json
+	$(PY) app.py bench vector --n 100000 --dist clustered --json
+	$(PY) app.py bench vector --n 100000 --dist uniform --json
+	$(PY) app.py bench viewer --json
 
 clean:
 	rm -rf $(VENV) .hypermnesia eval-out .pytest_cache .mypy_cache .ruff_cache native/target

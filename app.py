@@ -7,6 +7,9 @@ from pathlib import Path
 import typer
 
 from evals.bench.cli import app as bench_app
+from evals.poisoning import run_poisoning_cli
+from evals.rl.cli import app as rl_app
+from evals.rl.cli import train_router_command
 from graphs.cli import backup, chat, demo, forget, ingest, reflect, render, serve, traces
 from graphs.cli import options as opt
 from graphs.cli.engine import data_dir_of, engine_for, namespace
@@ -14,10 +17,15 @@ from graphs.cli.errors import HandledGroup
 
 app = typer.Typer(cls=HandledGroup, no_args_is_help=True, add_completion=False, help=opt.HELP)
 app.add_typer(bench_app, name="bench")
+app.add_typer(rl_app, name="rl")
+app.command("train-router")(train_router_command)
 traces_app = typer.Typer(no_args_is_help=True, help="Inspect the recorded graph runs.")
 app.add_typer(traces_app, name="traces")
+traces_app.command("replay")(traces.replay_command)
+traces_app.command("otel")(traces.otel_command)
 app.command("export")(backup.export_command)
 app.command("import")(backup.import_command)
+app.command("poisoning")(run_poisoning_cli)
 
 
 @app.callback()
@@ -37,11 +45,19 @@ def eval_command(
     budgets: str = typer.Option("250,500,1000,2000", help="Comma-separated token budgets."),
     limit_conversations: int | None = opt.LIMIT,
     seed: int = typer.Option(0, help="Seed of every random choice."),
+    llm: str | None = typer.Option(
+        None, "--llm", help="provider/model: the agents run in LLM mode on it, and it answers."
+    ),
+    api_base: str | None = typer.Option(None, "--api-base", help="The LLM server's URL."),
+    policy: Path | None = opt.POLICY,
 ) -> None:
     """Evaluate Hypermnesia beside the baselines; write results.json, report.md and plots."""
     from evals.cli import cli_eval
 
-    cli_eval(dataset, data, out, systems, workers, fresh, budgets, limit_conversations, seed)
+    cli_eval(
+        dataset, data, out, systems, workers, fresh, budgets, limit_conversations, seed,
+        llm=llm, api_base=api_base, policy=policy,
+    )  # fmt: skip
 
 
 @app.command("ablation")
@@ -49,7 +65,7 @@ def ablation_command(
     data: str = opt.EVAL_DATA,
     dataset: str = opt.DATASET,
     out: str = typer.Option("eval-out", help="Output folder; reuses an eval run's ingest."),
-    recipes: str = typer.Option("", help="Comma-separated recipes (default: full and every no-*)."),
+    recipes: str = typer.Option("", help="Comma-separated recipes (default: full, no-*, with-*)."),
     budget: int = typer.Option(1000, min=1, help="Token budget of the recall figures."),
     workers: int = opt.WORKERS,
     limit_conversations: int | None = opt.LIMIT,

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from agents.results import WriteDecision
 from memory.llm import LLMCall
-from memory.traces import LLMCallTrace, TraceStep
+from memory.llm_records import kept_text
+from memory.traces import DecisionTrace, LLMCallTrace, TraceStep
 
-__all__ = ["StepClock", "call_trace", "clock", "step"]
+__all__ = ["StepClock", "call_trace", "clock", "decision_traces", "step"]
+
+_DECISION_TEXT = 1_000
+"""Longest proposed-unit text a write step's decision keeps."""
 
 
 class StepClock:
@@ -30,7 +35,7 @@ def clock() -> Iterator[StepClock]:
 
 
 def call_trace(call: LLMCall) -> LLMCallTrace:
-    """The trace's view of an LLM call record."""
+    """The trace's view of an LLM call record, with its messages and reply."""
     return LLMCallTrace(
         prompt=f"{call.prompt_name}.{call.prompt_version}",
         model=call.model,
@@ -41,7 +46,17 @@ def call_trace(call: LLMCall) -> LLMCallTrace:
         latency_ms=call.latency_ms,
         cost_usd=call.cost_usd,
         error=call.error,
+        messages=[dict(m) for m in call.messages],
+        response=call.response,
     )
+
+
+def decision_traces(decisions: Sequence[WriteDecision]) -> list[DecisionTrace]:
+    """The write judge's decisions as the trace keeps them (long texts cut)."""
+    return [
+        DecisionTrace(**d.model_dump(exclude={"text"}), text=kept_text(d.text, _DECISION_TEXT))
+        for d in decisions
+    ]
 
 
 def step(
@@ -54,7 +69,8 @@ def step(
     fallback: str | None = None,
     **details: Any,
 ) -> dict[str, Any]:
-    """A ``TraceStep`` dump; ``details`` may hold ``inputs``, ``outputs`` and ``retrieved``."""
+    """A ``TraceStep`` dump; ``details`` may hold ``inputs``, ``outputs``, ``retrieved`` and the
+    explanations ``route``, ``candidates`` (read) and ``decisions`` (write)."""
     trace = TraceStep(
         agent=agent,
         decision=decision,
@@ -62,6 +78,9 @@ def step(
         inputs=details.get("inputs", {}),
         outputs=details.get("outputs", {}),
         retrieved=details.get("retrieved", []),
+        route=details.get("route", {}),
+        candidates=details.get("candidates", []),
+        decisions=details.get("decisions", []),
         llm_calls=[call_trace(c) for c in calls or []],
         fallback=fallback,
         duration_ms=timer.elapsed_ms if timer else 0.0,

@@ -4,7 +4,9 @@ For each batch of turns it builds
 - one **turn** unit per turn (entities, keyphrases, the session's time),
 - **fact** units: atomic, self-contained statements ("I" resolved to the speaker), each with the
   absolute date of what it describes — relative dates ("yesterday") are resolved against the
-  *session's* date, never the processing time — and the attribute slot it sets, if any,
+  *session's* date, never the processing time — the attribute slot it sets, if any, and who said
+  it relative to whom it is about (:mod:`agents.trust`); text that reads as an instruction to the
+  assistant, and every fact of a message that tries to override the memory, sets no slot,
 - **session** segment units when a session ends: contiguous, topically coherent turn ranges.
 
 Deterministic mode uses :mod:`agents.analysis`; LLM mode asks ``constructor.facts`` for the facts
@@ -31,6 +33,7 @@ from agents.analysis import (
 from agents.context import RunContext
 from agents.slots import detect_slot, fact_subject
 from agents.state import WriteState
+from agents.trust import is_injection, is_instruction, said_by
 from memory.llm import LLMCall
 from memory.model import MAX_TEXT_CHARS, Granularity, MemoryUnit, Namespace, Turn, make_unit
 from memory.store import turn_unit
@@ -88,7 +91,15 @@ def build_turn_units(
     for turn in turns:
         text = turn.text if not turn.image_caption else f"{turn.text} {turn.image_caption}"
         entities = tuple(dict.fromkeys([turn.speaker, *extract_entities(text, known=known)]))
-        units.append(turn_unit(ns, turn, entities=entities, keywords=tuple(keyphrases(text, k=6))))
+        units.append(
+            turn_unit(
+                ns,
+                turn,
+                entities=entities,
+                keywords=tuple(keyphrases(text, k=6)),
+                said_by=said_by(turn.speaker, turn.role, None),
+            )
+        )
     return units
 
 
@@ -98,6 +109,7 @@ def build_facts(ns: Namespace, turns: Sequence[Turn], speakers: Sequence[str]) -
     facts: list[MemoryUnit] = []
     for turn in turns:
         listener = next((s for s in speakers if s != turn.speaker), None)
+        untrusted = is_injection(turn.text)
         sentences = atomic_facts(
             turn.text, turn.speaker, listener=listener, reference=turn.session_time
         )
@@ -111,6 +123,7 @@ def build_facts(ns: Namespace, turns: Sequence[Turn], speakers: Sequence[str]) -
                     entities,
                     _event_time(sentence, turn.session_time),
                     importance=_importance(entities),
+                    untrusted=untrusted,
                 )
             )
     return _unique(facts)
@@ -220,6 +233,7 @@ def _llm_fact(ns: Namespace, fact: ExtractedFact, by_id: dict[str, Turn]) -> Mem
         event_time,
         importance=fact.importance,
         provenance=[s.id for s in sources],
+        untrusted=any(is_injection(s.text) for s in sources),
     )
 
 
@@ -232,9 +246,12 @@ def _fact_unit(
     *,
     importance: float,
     provenance: Sequence[str] | None = None,
+    untrusted: bool = False,
 ) -> MemoryUnit:
+    """A fact unit; instruction-like text, or any text of an ``untrusted`` message (one that
+    tries to override the memory), sets no slot."""
     subject = fact_subject(text, turn.speaker, entities)
-    slot = detect_slot(text, subject)
+    slot = None if untrusted or is_instruction(text) else detect_slot(text, subject)
     if subject and subject not in entities:
         entities = (subject, *entities)
     return make_unit(
@@ -244,6 +261,7 @@ def _fact_unit(
         provenance=provenance or [turn.id],
         session_id=turn.session_id,
         speaker=turn.speaker,
+        said_by=said_by(turn.speaker, turn.role, subject),
         event_time=event_time,
         entities=entities,
         keywords=tuple(keyphrases(text, k=5)),

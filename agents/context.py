@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from agents.policy import Policy
 from memory.llm import LLMClient
 from memory.model import Namespace
 from memory.store import MemoryStore
@@ -46,6 +47,9 @@ class RunContext:
     run_id: str | None = None
     """The traced run this is, recorded with the writes it makes."""
     reflection: Reflection = "inline"
+    policy: Policy | None = None
+    """Who takes the decisions a policy can make (:mod:`agents.policy`); None: the hand-set rules,
+    without computing the features a policy would see."""
 
     @property
     def use_llm(self) -> bool:

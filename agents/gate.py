@@ -6,6 +6,14 @@ Every proposed unit is classified against what is stored, in order:
 - ``new``: raw evidence (turns, session segments) is never gated further;
 - ``update``: it sets an attribute slot of a subject that a current unit holds with another
   value ("moved to Denver" after "lives in Boston"); an inference never updates evidence;
+- ``conflict``: it would be an update, but its source may not replace the holder's
+  (:mod:`agents.trust`: a third party or the assistant against someone's own statement) and no
+  second independent person backs it: it is stored as evidence and flagged, and the holder stays
+  current (the read path's judge sees the disagreement);
+- ``update`` too: a fact that says its subject's state changed ("I'm back on coffee") replaces
+  the earlier fact it changes (:mod:`agents.state_change`; deterministic mode only);
+- ``update`` too: an insight replaces a current insight it restates or contradicts
+  (:mod:`agents.restate`); any other insight is added beside the ones stored;
 - ``duplicate``: a current unit of the same granularity, speaker and kind is near-identical
   (cosine at or above the duplicate threshold);
 - otherwise, with an LLM and similar stored units, ``judge.write`` decides; a failed call falls
@@ -20,7 +28,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agents.restate import replaced_insight
 from agents.results import Decision, WriteDecision
+from agents.slots import slot_of
+from agents.state_change import change_cue, changed_fact
+from agents.trust import (
+    CORROBORATION,
+    independent_speakers,
+    may_supersede,
+    prevailing,
+    refusal,
+)
 from memory.llm import LLMCall, LLMClient
 from memory.model import Granularity, MemoryUnit, Namespace, UnitFilter, UnitKind
 from memory.store import MemoryStore
@@ -32,14 +50,8 @@ GATED = frozenset({Granularity.FACT, Granularity.INSIGHT, Granularity.PERSONA})
 """Granularities the gate compares with what is stored (the others are raw evidence)."""
 SIMILAR = 0.5
 """Cosine similarity above which a stored unit counts as similar (shown to the LLM judge)."""
-
-
-def slot_of(unit: MemoryUnit) -> tuple[str, str] | None:
-    """(slot key, value) of a unit that sets an attribute: ``("sam|lives_in", "denver")``."""
-    if not unit.attribute or "=" not in unit.attribute or not unit.entities:
-        return None
-    name, _, value = unit.attribute.partition("=")
-    return f"{unit.entities[0].casefold()}|{name}", value
+_CHANGE_POOL = 10
+"""Stored facts nearest a state-change fact that are checked for the one it changes."""
 
 
 @dataclass
@@ -77,6 +89,7 @@ class _Gate:
         llm: LLMClient | None,
     ) -> None:
         self.store, self.ns, self.llm = store, ns, llm
+        self.proposed = proposed
         self.duplicate_similarity = duplicate_similarity
         self.outcome = GateOutcome()
         self.stored = {u.id for u in store.get(ns, [u.id for u in proposed])}
@@ -84,13 +97,19 @@ class _Gate:
         vectors = store.embed([u.text for u in gated]) if gated else np.zeros((0, 1), np.float32)
         self.vectors = {u.id: vectors[i] for i, u in enumerate(gated)}
         self.slots = _current_slots(store, ns, gated)
+        self.claims: list[MemoryUnit] | None = None
+        """Every stored fact, current or closed (loaded only when a claim needs backers)."""
+        self.insights: tuple[list[MemoryUnit], dict[str, MemoryUnit]] | None = None
+        """Current stored insights and their source facts (loaded for the first insight)."""
+        self.replaced: set[str] = set()
+        """Stored insights a proposed insight of this write already replaces."""
 
     def decide(self, unit: MemoryUnit) -> WriteDecision:
         if unit.id in self.stored:
             return _decision(unit, "skip", "already stored")
         if unit.granularity not in GATED:
             return _decision(unit, "new", "raw evidence")
-        update = self._update(unit)
+        update = self._update(unit) or self._state_change(unit) or self._restatement(unit)
         if update is not None:
             return update
         similar = self._similar(unit)
@@ -117,9 +136,60 @@ class _Gate:
             return None
         if held_value == slot[1]:
             return None
+        change = f"{slot[0]}: {held_value!r} → {slot[1]!r}"
+        if not may_supersede(unit, holder):
+            backers = self._backers(unit, holder, slot)
+            if len(backers) < CORROBORATION:
+                reason = f"{change} refused: {refusal(unit, holder)}; kept as evidence, flagged"
+                return _decision(unit, "conflict", reason, target=holder.id)
+            change += f", corroborated by {', '.join(sorted(backers))}"
         self.slots[slot[0]] = unit
-        reason = f"{slot[0]}: {held_value!r} → {slot[1]!r}"
-        return _decision(unit, "update", reason, target=holder.id)
+        return _decision(unit, "update", change, target=holder.id)
+
+    def _state_change(self, unit: MemoryUnit) -> WriteDecision | None:
+        """An update when the unit says that a state of its subject changed (no LLM only: in
+        LLM mode ``judge.write`` decides; see :mod:`agents.state_change`)."""
+        if self.llm is not None or unit.granularity != Granularity.FACT:
+            return None
+        if not unit.entities or change_cue(unit.text, unit.entities[0]) is None:
+            return None
+        flt = UnitFilter(granularities=frozenset({Granularity.FACT}), current_only=True)
+        hits = self.store.search(self.ns, self.vectors[unit.id], k=_CHANGE_POOL, flt=flt)
+        found = changed_fact(unit, [h.unit for h in hits], self.store.embed, may_supersede)
+        if found is None:
+            return None
+        old, similarity = found
+        cue = change_cue(unit.text, unit.entities[0])
+        reason = f"state change ({cue!r}), topic cosine {similarity:.2f}"
+        return _decision(unit, "update", reason, target=old.id)
+
+    def _restatement(self, unit: MemoryUnit) -> WriteDecision | None:
+        """An update when an insight restates or contradicts a current stored insight."""
+        if unit.granularity != Granularity.INSIGHT:
+            return None
+        if self.insights is None:
+            flt = UnitFilter(granularities=frozenset({Granularity.INSIGHT}), current_only=True)
+            stored = self.store.units(self.ns, flt)
+            wanted = {i for u in [*stored, *self.proposed] for i in u.derived_from}
+            self.insights = (stored, {f.id: f for f in self.store.get(self.ns, sorted(wanted))})
+        stored, facts = self.insights
+        found = replaced_insight(unit, stored, facts, self.replaced)
+        if found is None:
+            return None
+        old, reason = found
+        self.replaced.add(old.id)
+        return _decision(unit, "update", reason, target=old.id)
+
+    def _backers(self, unit: MemoryUnit, holder: MemoryUnit, slot: tuple[str, str]) -> set[str]:
+        """The people who made ``unit``'s claim since ``holder`` was recorded (this batch too)."""
+        if self.claims is None:
+            flt = UnitFilter(granularities=frozenset({Granularity.FACT}))
+            self.claims = self.store.units(self.ns, flt)
+        same = [
+            u for u in self.claims if u.recorded_at >= holder.recorded_at and slot_of(u) == slot
+        ]
+        same += [u for u in self.proposed if slot_of(u) == slot]
+        return independent_speakers([*same, unit])
 
     def _similar(self, unit: MemoryUnit) -> list[tuple[MemoryUnit, float]]:
         """Current stored units of the same granularity most similar to ``unit``."""
@@ -157,8 +227,13 @@ class _Gate:
             reason = f"judge.write named unknown target {value.target_id!r}; kept as new"
             self.outcome.fallbacks.append(reason)
             return None
-        decision: Decision = "duplicate" if value.decision == "duplicate" else "update"
-        return _decision(unit, decision, value.reason, target=value.target_id)
+        if value.decision == "duplicate":
+            return _decision(unit, "duplicate", value.reason, target=value.target_id)
+        target = next(hit for hit, _ in similar if hit.id == value.target_id)
+        if target.kind == UnitKind.EVIDENCE and not may_supersede(unit, target):
+            reason = f"judge.write said update, refused: {refusal(unit, target)}; flagged"
+            return _decision(unit, "conflict", reason, target=target.id)
+        return _decision(unit, "update", value.reason, target=value.target_id)
 
 
 def _decision(
@@ -177,14 +252,14 @@ def _decision(
 def _current_slots(
     store: MemoryStore, ns: Namespace, units: Sequence[MemoryUnit]
 ) -> dict[str, MemoryUnit]:
-    """The current stored holder of each slot the proposed units set (the newest, if several)."""
+    """The current stored holder of each slot the proposed units set: of several current units,
+    the one that stands (:func:`agents.trust.prevailing`), not merely the newest."""
     subjects = {u.entities[0] for u in units if slot_of(u)}
     if not subjects:
         return {}
-    holders: dict[str, MemoryUnit] = {}
-    candidates = store.units_about(ns, subjects, granularities=GATED)
-    for unit in sorted(candidates, key=lambda u: u.event_time or u.recorded_at):
+    claims: dict[str, list[MemoryUnit]] = {}
+    for unit in store.units_about(ns, subjects, granularities=GATED):
         slot = slot_of(unit)
         if slot:
-            holders[slot[0]] = unit
-    return holders
+            claims.setdefault(slot[0], []).append(unit)
+    return {key: prevailing(group) for key, group in claims.items()}

@@ -16,13 +16,15 @@ from collections.abc import Sequence
 
 from langgraph.runtime import Runtime
 
-from agents._steps import clock, step
+from agents._steps import clock, decision_traces, step
 from agents.context import RunContext
 from agents.gate import classify_units
+from agents.policy import WriteAction
 from agents.results import Evidence, WriteDecision
 from agents.retrieval import view_for
 from agents.state import ReadState, WriteState
 from agents.sufficiency import Sufficiency, find_conflicts, judge_sufficiency
+from agents.write_policy import revise_writes
 from memory.llm import LLMCall, LLMClient
 from memory.model import MemoryUnit
 from prompts.judge import SUFFICIENCY, SufficiencyVerdict
@@ -42,25 +44,32 @@ def judge_write(state: WriteState, runtime: Runtime[RunContext]) -> WriteState:
             ctx.thresholds.duplicate_similarity,
             ctx.llm if ctx.use_llm else None,
         )
-    counts = Counter(d.decision for d in outcome.decisions)
+        decisions = list(outcome.decisions)
+        actions: list[WriteAction] = []
+        if ctx.policy is not None:
+            decisions, actions = revise_writes(
+                ctx.policy, ctx.store, ctx.namespace, proposed, decisions
+            )
+    counts = Counter(d.decision for d in decisions)
     trace = step(
         "judge",
         ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to judge",
-        _notable(outcome.decisions) or "no proposed unit matched a stored one",
+        _notable(decisions) or "no proposed unit matched a stored one",
         timer=timer,
         calls=outcome.calls,
         fallback="; ".join(outcome.fallbacks) or None,
         inputs={"proposed": len(proposed)},
-        outputs=dict(counts),
+        outputs={**counts, "policy": [a.as_json() for a in actions]} if actions else dict(counts),
+        decisions=decision_traces(outcome.decisions),
     )
     return {
-        "verdicts": [d.model_dump(mode="json") for d in outcome.decisions],
+        "verdicts": [d.model_dump(mode="json") for d in decisions],
         "trace": [trace],
     }
 
 
 def _notable(decisions: Sequence[WriteDecision]) -> str:
-    matched = [d for d in decisions if d.decision in ("duplicate", "update")][:10]
+    matched = [d for d in decisions if d.decision in ("duplicate", "update", "conflict")][:10]
     return "; ".join(f"{d.decision} {d.unit_id[:10]}: {d.reason}" for d in matched)
 
 

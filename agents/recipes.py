@@ -1,7 +1,12 @@
 """Named retrieval recipes: every knob of the read path in one pydantic config, looked up by name.
 
 A run's retrieval configuration is one string (``full``, ``no-graph``…), so the evaluation harness
-can loop over recipes and report an ablation: each ``no-*`` recipe switches one mechanism off.
+can loop over recipes and report an ablation: each ``no-*`` recipe switches one mechanism of
+``full`` off, each ``with-*`` recipe switches one on.
+
+``full`` reads every granularity except the reflector's insights and personas: on the LoCoMo dev
+file they cost recall at every budget measured (250 to 2000 tokens; README, Evaluation), so they
+are read only by the ``with-*`` recipes that ask for them.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from memory.model import Granularity
 __all__ = ["RECIPES", "Recipe", "get_recipe"]
 
 _ALL = frozenset(Granularity)
+_REFLECTION = frozenset({Granularity.INSIGHT, Granularity.PERSONA})
 
 
 class Recipe(BaseModel):
@@ -40,7 +46,17 @@ class Recipe(BaseModel):
     """Share of a turn's score passed to the turns just before and after it (0: off)."""
     speaker_boost: float = 1.25
     """Score factor for units spoken by a person the question names (1: off)."""
-    granularities: frozenset[Granularity] = _ALL
+    current_first: bool = True
+    """Put first the current facts holding the attribute a present-tense question asks about,
+    e.g. where someone lives now (:mod:`agents.retrieval.current`)."""
+    recency: float = 0.0
+    """Favour newer units on questions about the present (:mod:`agents.retrieval.decay`). Off:
+    on LoCoMo and on the small scenarios it cost MRR (recipe ``with-recency``)."""
+    access: float = 0.0
+    """Favour units that recalls return often (:mod:`agents.retrieval.decay`). Off, for the same
+    reason (recipe ``with-access``)."""
+    granularities: frozenset[Granularity] = _ALL - _REFLECTION
+    """Granularities read; by default not the reflector's insights and personas (see above)."""
     pool: int = 60
     """Candidates taken from each source per iteration."""
     rrf_k: float = 60.0
@@ -61,11 +77,27 @@ RECIPES: dict[str, Recipe] = {
     "no-iteration": _FULL.model_copy(update={"name": "no-iteration", "iterative": False}),
     "no-temporal": _FULL.model_copy(update={"name": "no-temporal", "temporal": False}),
     "no-facts": _FULL.model_copy(
-        update={"name": "no-facts", "granularities": _ALL - {Granularity.FACT}}
+        update={"name": "no-facts", "granularities": _FULL.granularities - {Granularity.FACT}}
     ),
     "no-dedupe": _FULL.model_copy(update={"name": "no-dedupe", "dedupe_provenance": False}),
     "no-context": _FULL.model_copy(update={"name": "no-context", "context_share": 0.0}),
     "no-speaker": _FULL.model_copy(update={"name": "no-speaker", "speaker_boost": 1.0}),
+    "no-current": _FULL.model_copy(update={"name": "no-current", "current_first": False}),
+    "with-recency": _FULL.model_copy(update={"name": "with-recency", "recency": 0.1}),
+    "with-access": _FULL.model_copy(update={"name": "with-access", "access": 0.05}),
+    "with-insights": _FULL.model_copy(
+        update={
+            "name": "with-insights",
+            "granularities": _FULL.granularities | {Granularity.INSIGHT},
+        }
+    ),
+    "with-personas": _FULL.model_copy(
+        update={
+            "name": "with-personas",
+            "granularities": _FULL.granularities | {Granularity.PERSONA},
+        }
+    ),
+    "with-reflection": _FULL.model_copy(update={"name": "with-reflection", "granularities": _ALL}),
     "turns-only": _FULL.model_copy(
         update={"name": "turns-only", "granularities": frozenset({Granularity.TURN})}
     ),

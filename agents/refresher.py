@@ -4,12 +4,15 @@
 - ``duplicate``: store it, then merge it into the unit it duplicates (provenance is kept, the
   duplicate is closed onto the original, and the merge is in both units' history);
 - ``update``: the new unit supersedes the old one (the old one is closed, never erased);
+- ``conflict``: store the unit beside the one it contradicts, marked as disputing it, closing
+  nothing (the gate refused it the standing to replace that one);
 - ``skip``: nothing (a replay of something already stored).
 
-On the read path it resolves conflicts the judge found: the newest fact of a slot (by event time,
-then recording time) stays current and supersedes the others. Deletion happens only on an
-explicit request (``forget``), never here. After a write it schedules the reflector when enough
-new facts have accumulated since the last reflection.
+On the read path it resolves conflicts the judge found: of the facts giving one slot different
+values, the one that stands (:func:`agents.trust.prevailing`: the newest, unless a third party or
+the assistant contradicts someone's own statement) stays current and the others are closed onto
+it. Deletion happens only on an explicit request (``forget``), never here. After a write it
+schedules the reflector when enough new facts have accumulated since the last reflection.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from langgraph.runtime import Runtime
 
 from agents._steps import clock, step
 from agents.context import RunContext
+from agents.policy import HandSetPolicy, ReflectAction
 from agents.results import WriteDecision
+from agents.slots import slot_of
 from agents.state import ReadState, WriteState
+from agents.trust import may_supersede, prevailing, refusal
 from memory.model import Granularity, MemoryUnit, Namespace
 from memory.store import Change, MemoryStore, merging, superseding
 
@@ -44,7 +50,11 @@ def refresh_write(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, 
     units = {u["id"]: MemoryUnit.model_validate(u) for u in state.get("proposed", [])}
     decisions = [WriteDecision.model_validate(v) for v in state.get("verdicts", [])]
     with clock() as timer:
-        fresh = [units[d.unit_id] for d in decisions if d.decision in ("new", "duplicate")]
+        for d in decisions:
+            if d.decision == "conflict":  # stored with the statement it disputes
+                units[d.unit_id] = units[d.unit_id].model_copy(update={"disputes": d.target_id})
+        kept = ("new", "duplicate", "conflict")
+        fresh = [units[d.unit_id] for d in decisions if d.decision in kept]
         written: dict[str, MemoryUnit] = {u.id: u for u in fresh}
         changes = [Change("put", tuple(fresh), "constructor")]
 
@@ -65,11 +75,9 @@ def refresh_write(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, 
             changes.append(change)
             written.update({u.id: u for u in change.units})
         store.apply(ns, changes, run_id=ctx.run_id)
-    every = ctx.thresholds.reflect_every
     forced = bool(state.get("force_reflect"))
-    due = not state.get("reflect_done") and (
-        forced or (every > 0 and facts_since_reflection(store, ns) >= every)
-    )
+    timing = None if state.get("reflect_done") or forced else _timing(ctx)
+    due = not state.get("reflect_done") and (forced or (timing is not None and timing.reflect))
     reflect = due and (forced or ctx.reflection == "inline")
     counts: dict[str, int] = {}
     for d in decisions:
@@ -83,17 +91,26 @@ def refresh_write(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, 
             step(
                 "refresher",
                 f"stored {len(fresh)}, superseded {counts.get('update', 0)}, "
-                f"merged {counts.get('duplicate', 0)}",
+                f"merged {counts.get('duplicate', 0)}, flagged {counts.get('conflict', 0)}",
                 "applied the judge's decisions" + when,
                 timer=timer,
-                outputs=counts,
+                outputs={**counts, "policy": timing.as_json()} if timing else counts,
             )
         ],
     }
 
 
+def _timing(ctx: RunContext) -> ReflectAction:
+    """Whether to reflect now: the run's policy (hand-set: at ``reflect_every`` new facts)."""
+    every = ctx.thresholds.reflect_every
+    if ctx.policy is None and every <= 0:
+        return ReflectAction(False, 0, every)
+    count = facts_since_reflection(ctx.store, ctx.namespace)
+    return ReflectAction((ctx.policy or HandSetPolicy()).reflect(count, every), count, every)
+
+
 def refresh_read(state: ReadState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Resolve each conflict: the newest fact of the slot supersedes the others."""
+    """Resolve each conflict: the fact that stands closes the others of its slot."""
     ctx = runtime.context
     ns, store = ctx.namespace, ctx.store
     closed: list[str] = []
@@ -102,10 +119,17 @@ def refresh_read(state: ReadState, runtime: Runtime[RunContext]) -> dict[str, An
             units = [u for u in store.get(ns, group) if u.is_current]
             if len(units) < 2:
                 continue
-            units.sort(key=lambda u: (u.event_time or u.recorded_at, u.recorded_at))
-            newest = units[-1]
-            for old in units[:-1]:
-                store.supersede(ns, old.id, newest, reason=f"conflict resolved for {newest.id}")
+            standing = prevailing(units)
+            for old in units:
+                if slot_of(old) == slot_of(standing):
+                    continue  # the standing unit, or one agreeing with it
+                why = (
+                    "a later claim of equal or better standing"
+                    if may_supersede(old, standing)
+                    else refusal(old, standing)
+                )
+                reason = f"conflict resolved for {standing.id}: {why}"
+                store.supersede(ns, old.id, standing, reason=reason)
                 closed.append(old.id)
     return {
         "resolved": closed,
@@ -114,7 +138,8 @@ def refresh_read(state: ReadState, runtime: Runtime[RunContext]) -> dict[str, An
             step(
                 "refresher",
                 f"superseded {len(closed)} conflicting facts",
-                "the newest fact of each slot wins; older ones are closed, not erased",
+                "the newest fact of each slot wins unless it lacks the standing to replace "
+                "someone's own statement; the others are closed, not erased",
                 timer=timer,
                 outputs={"closed": closed},
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -11,8 +11,9 @@ __all__ = ["Decision", "Evidence", "RecallResult", "RememberResult", "Verdict", 
 
 Verdict = Literal["sufficient", "insufficient", "conflict"]
 """The read-path judge's verdict on the evidence of one retrieval pass."""
-Decision = Literal["new", "duplicate", "update", "skip"]
-"""The write gate's decision on one proposed unit."""
+Decision = Literal["new", "duplicate", "update", "conflict", "skip"]
+"""The write gate's decision on one proposed unit (``conflict``: stored, flagged, replaces
+nothing)."""
 
 
 class Evidence(BaseModel):
@@ -46,6 +47,11 @@ class RecallResult(BaseModel):
     """Weight given to each granularity by the router."""
     conflicts_resolved: list[str] = Field(default_factory=list)
     latency_ms: float = 0.0
+    fallbacks: list[str] = Field(default_factory=list)
+    """One ``"agent: reason"`` per step whose LLM output was unusable (see
+    :attr:`RememberResult.fallbacks`)."""
+    route_action: dict[str, Any] = Field(default_factory=dict)
+    """The routing action taken, with its log-probability and features (see agents.policy)."""
 
 
 class WriteDecision(BaseModel):
@@ -71,3 +77,6 @@ class RememberResult(BaseModel):
     """This write made a reflection due, and it runs in the background after it."""
     llm_calls: int = 0
     llm_tokens: int = 0
+    fallbacks: list[str] = []
+    """One ``"agent: reason"`` per step whose LLM output was unusable, so it fell back to the
+    deterministic agent (empty without an LLM: nothing to fall back from)."""

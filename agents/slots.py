@@ -1,19 +1,21 @@
 """Attribute slots: which attribute of which subject a fact sets ("Sam lives in Denver" → lives_in).
 
-Two current facts that set the same slot of the same subject to different values conflict; the newer
-one supersedes the older. The patterns cover the attributes people update about themselves most
-often in conversation (home, job, pets, relationship, age); a fact that matches none has no slot and
-is never treated as an update.
+Two current facts that set the same slot of the same subject to different values conflict; which
+one stands depends on who said each (:mod:`agents.trust`). The patterns cover the attributes
+people update about themselves most often in conversation (home, job, relationship, age); a fact
+that matches none has no slot and is never treated as an update.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from memory.model import normalize_label
+from memory.model import Granularity, MemoryUnit, Namespace, normalize_label
+from memory.store import MemoryStore
 
-__all__ = ["Slot", "detect_slot", "fact_subject"]
+__all__ = ["Slot", "current_slot_holders", "detect_slot", "fact_subject", "slot_of"]
 
 _NAME = r"[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*"
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -70,6 +72,8 @@ def detect_slot(fact_text: str, subject: str | None) -> Slot | None:
         if match:
             value = normalize_label(match.group("value"))
             value = re.split(r"\s+(?:with|since|because|and|but|last|next|on|in \d)\b", value)[0]
+            # "works at X now" and "works at X (2019)" give X: the same value, not an update
+            value = re.sub(r"\s+now$", "", re.split(r"\s*\(", value)[0])
             if value:
                 return Slot(subject=subject, attribute=attribute, value=value.strip())
     return None
@@ -86,3 +90,41 @@ def fact_subject(fact_text: str, speaker: str | None, entities: tuple[str, ...])
         if match and match.start() <= _SUBJECT_WINDOW and (best is None or match.start() < best[0]):
             best = (match.start(), name)
     return best[1] if best else None
+
+
+def slot_of(unit: MemoryUnit) -> tuple[str, str] | None:
+    """(slot key, value) of a unit that sets an attribute: ``("sam|lives_in", "denver")``."""
+    if not unit.attribute or "=" not in unit.attribute or not unit.entities:
+        return None
+    name, _, value = unit.attribute.partition("=")
+    return f"{unit.entities[0].casefold()}|{name}", value
+
+
+def current_slot_holders(store: MemoryStore, ns: Namespace) -> Mapping[str, tuple[MemoryUnit, ...]]:
+    """Every current fact setting each slot, by slot key (a write updates only what it changed)."""
+    return store.derived(
+        ns, "slots.current", lambda: _by_slot(store.current_units(ns).values()), _slots_after
+    )
+
+
+def _slots_after(
+    old: Mapping[str, tuple[MemoryUnit, ...]],
+    changed: Sequence[str],
+    units: Mapping[str, MemoryUnit],
+) -> dict[str, tuple[MemoryUnit, ...]]:
+    """``old`` without the changed units, then with those of them that hold a slot now."""
+    gone = set(changed)
+    holders = {key: [u for u in group if u.id not in gone] for key, group in old.items()}
+    fresh = [units[uid] for uid in gone if uid in units and units[uid].is_current]
+    for key, group in _by_slot(fresh).items():
+        holders.setdefault(key, []).extend(group)
+    return {key: tuple(group) for key, group in holders.items() if group}
+
+
+def _by_slot(units: Iterable[MemoryUnit]) -> dict[str, tuple[MemoryUnit, ...]]:
+    holders: dict[str, list[MemoryUnit]] = {}
+    for unit in units:
+        slot = slot_of(unit) if unit.granularity == Granularity.FACT else None
+        if slot is not None:
+            holders.setdefault(slot[0], []).append(unit)
+    return {key: tuple(units) for key, units in holders.items()}

@@ -72,6 +72,9 @@ class ReadState(TypedDict, total=False):
     """The candidates packed into the token budget (``Evidence`` dumps)."""
     route: dict[str, float]
     """Weight the router gave each granularity on the last pass."""
+    route_action: JSON
+    """The routing action of this run (name, log-probability, features), taken on the first pass
+    and kept by the later ones (``RouteChoice.as_json``)."""
     verdict: Verdict
     conflicts: list[list[str]]
     """Groups of current unit ids that disagree on one entity's attribute."""

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from agents.analysis import content_tokens
-from agents.gate import slot_of
 from agents.results import Evidence, Verdict
 from agents.retrieval import cached_query_analysis
-from memory.model import MemoryUnit, Namespace
+from agents.slots import current_slot_holders, slot_of
+from memory.model import Granularity, MemoryUnit, Namespace
 from memory.store import MemoryStore
 
 __all__ = ["Sufficiency", "find_conflicts", "judge_sufficiency", "refine_query"]
@@ -91,10 +91,25 @@ def refine_query(
 
 
 def find_conflicts(store: MemoryStore, ns: Namespace, unit_ids: Sequence[str]) -> list[list[str]]:
-    """Groups of current units that give one attribute slot different values."""
-    groups: dict[str, dict[str, str]] = {}
-    for unit in store.get(ns, list(unit_ids)):
-        slot = slot_of(unit)
-        if slot and unit.is_current:
-            groups.setdefault(slot[0], {}).setdefault(slot[1], unit.id)
-    return [sorted(values.values()) for values in groups.values() if len(values) > 1]
+    """For each slot the given units state, every current fact of that slot when they disagree.
+
+    A unit states a slot when it is a fact setting it, or a turn or segment from which a current
+    fact setting it was built. The rivals come from the whole namespace, not only from
+    ``unit_ids``: a flagged claim must not pass as the only fact of its slot because the
+    statement it contradicts ranked lower.
+    """
+    units = [u for u in store.get(ns, list(unit_ids)) if u.is_current]
+    if not units:
+        return []
+    holders = current_slot_holders(store, ns)
+    sources = {p for u in units for p in u.provenance}
+    keys = {slot[0] for u in units if u.granularity == Granularity.FACT and (slot := slot_of(u))}
+    for key, group in holders.items():
+        if any(sources.intersection(u.provenance) for u in group):
+            keys.add(key)
+    groups = []
+    for key in sorted(keys):
+        group = holders.get(key, ())
+        if len({slot_of(u) for u in group}) > 1:
+            groups.append(sorted(u.id for u in group))
+    return groups

@@ -1,8 +1,10 @@
-"""Ablation: Hypermnesia's recall with each retrieval mechanism switched off, one recipe at a time.
+"""Ablation: Hypermnesia's recall with each retrieval mechanism switched off or on, one at a time.
 
 Recipes change only the read path, so every recipe reuses one ingest per conversation (the
 runner's resumable work folder); each recipe then answers every question through the same runner
-and metrics as ``app.py eval``.
+and metrics as ``app.py eval``. Besides recall per category, each row gives the share of the gold
+answers' words found in the packed text (overall): recall credits a unit with its source turns,
+so a unit without any (a persona) can only cost recall, while the words it shows a reader count.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from evals.systems import system_spec
 
 __all__ = ["ABLATIONS", "run_ablation"]
 
-ABLATIONS: tuple[str, ...] = tuple(name for name in RECIPES if name.startswith("no-"))
-"""Every recipe that switches one mechanism of ``full`` off."""
+ABLATIONS: tuple[str, ...] = tuple(name for name in RECIPES if name.startswith(("no-", "with-")))
+"""Every recipe that switches one mechanism of ``full`` off (``no-*``) or on (``with-*``)."""
 
 _CATEGORIES = ("overall", "multi-hop", "temporal", "open-domain", "single-hop")
 
@@ -59,6 +61,7 @@ def run_ablation(
         recall = summary["recall"][str(budget)]
         rows[name] = {
             "recall": {c: recall.get(c) for c in _CATEGORIES},
+            "words": summary["answer_words"][str(budget)].get("overall"),
             "latency_ms": summary["latency_ms"],
         }
     result = {
@@ -75,19 +78,23 @@ def run_ablation(
 
 
 def _cells(row: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
+    """Recall per category, then words found; each with its change from ``base`` if given."""
+    values = [row["recall"][c] for c in _CATEGORIES] + [row.get("words")]
+    bases = [None] * len(values) if base is None else [base["recall"][c] for c in _CATEGORIES]
+    if base is not None:
+        bases.append(base.get("words"))
     cells = []
-    for category in _CATEGORIES:
-        value = row["recall"][category]
+    for value, was in zip(values, bases, strict=True):
         text = "–" if value is None else f"{value:.3f}"
-        if base is not None and value is not None and base["recall"][category] is not None:
-            text += f" ({value - base['recall'][category]:+.3f})"
+        if value is not None and was is not None:
+            text += f" ({value - was:+.3f})"
         cells.append(text)
     return cells
 
 
 def _table(result: dict[str, Any]) -> Table:
-    table = Table(title=f"recall@{result['budget']} with one mechanism off (Δ vs full)")
-    for header in ("recipe", *_CATEGORIES, "p95 ms"):
+    table = Table(title=f"recall@{result['budget']} with one mechanism off or on (Δ vs full)")
+    for header in ("recipe", *_CATEGORIES, "words found", "p95 ms"):
         table.add_column(header, justify="left" if header == "recipe" else "right")
     base = result["recipes"].get("full")
     for name, row in result["recipes"].items():
@@ -102,8 +109,8 @@ def _markdown(result: dict[str, Any]) -> str:
     lines = [
         f"# Ablation: recall@{result['budget']} tokens, {result['questions']} questions",
         "",
-        "| recipe | " + " | ".join(_CATEGORIES) + " | p95 ms |",
-        "|---" * (len(_CATEGORIES) + 2) + "|",
+        "| recipe | " + " | ".join(_CATEGORIES) + " | words found | p95 ms |",
+        "|---" * (len(_CATEGORIES) + 3) + "|",
     ]
     for name, row in result["recipes"].items():
         p95 = row["latency_ms"].get("p95")

@@ -22,14 +22,17 @@ from rich.progress import (
 from evals.answers import AnswerConfig
 from evals.loaders import DATASETS, LOCOMO_URL, Dataset, load_dataset
 from evals.report import main_table, summarize, write_outputs
+from evals.rl.compare import compare_records, comparison_markdown
 from evals.runner import DEFAULT_BUDGETS, RunConfig, RunOutcome, run
-from evals.systems import known_systems, system_spec, unavailable_reason
+from evals.systems import SystemSpec, known_systems, system_spec, unavailable_reason
 from memory.errors import HypermnesiaError, InvalidInputError
 from memory.settings import Settings
 
 __all__ = ["DEFAULT_SYSTEMS", "cli_eval", "fetch", "resolve_data", "run_eval"]
 
 DEFAULT_SYSTEMS = ("hypermnesia", "full_context", "bm25", "dense", "hybrid")
+LEARNED = "hypermnesia-learned"
+"""The system a trained router (``--policy``) adds beside ``hypermnesia``."""
 
 
 def fetch(url: str, dest: Path) -> Path:
@@ -112,13 +115,17 @@ def run_eval(
     seed: int = 0,
     console: Console | None = None,
     answers: AnswerConfig | None = None,
+    agents_llm: tuple[str, str | None] | None = None,
+    policy: Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``systems`` on a benchmark file and write results.json, report.md and plots.
 
     With ``answers``, an LLM also answers every question from the items packed at the answer
-    budget, and the answers are scored (F1, BLEU-1, LLM judge). A system that is known but cannot
+    budget, and the answers are scored (F1, BLEU-1, LLM judge). With ``agents_llm`` (model,
+    api_base), Hypermnesia's agents run in LLM mode on that model. A system that is known but cannot
     be built here (its adapter is missing or broken) is listed as unavailable in the report; an
-    unknown name is an error.
+    unknown name is an error. With ``policy`` (a trained router), ``hypermnesia-learned`` runs
+    beside ``hypermnesia`` on its ingest, and the two are compared question by question.
     """
     console = console or Console(stderr=True)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -128,11 +135,12 @@ def run_eval(
     out = Path(out)
     path = resolve_data(dataset, str(data), out)
     loaded = load_dataset(dataset, path).limited(limit_conversations)
+    if policy is not None:
+        systems = _with_learned(systems, policy)
     names, unavailable = _available(systems, console)
-    specs = tuple(system_spec(n, seed=seed, cache_dir=out / "cache") for n in names)
     config = RunConfig(
         out=out,
-        systems=specs,
+        systems=_specs(names, seed, out, agents_llm, policy),
         budgets=_parse_budgets(budgets),
         workers=workers,
         fresh=fresh,
@@ -141,16 +149,67 @@ def run_eval(
     )
     outcome = _run_with_progress(loaded, config, console)
     results = summarize(loaded, outcome, config, unavailable)
+    if policy is not None and {"hypermnesia", LEARNED} <= set(names):
+        results["policy_comparison"] = compare_records(
+            outcome.records, "hypermnesia", LEARNED, config.budgets, loaded.overall_categories
+        )
     with _progress(console) as bar:
         task = bar.add_task("report", total=1)
         written = write_outputs(results, outcome.records, out)
         bar.advance(task)
+    _print_results(results, out)
+    console.print(f"wrote {', '.join(str(p) for p in written)}")
+    return results
+
+
+def _specs(
+    names: Sequence[str],
+    seed: int,
+    out: Path,
+    agents_llm: tuple[str, str | None] | None,
+    policy: Path | None,
+) -> tuple[SystemSpec, ...]:
+    llm_options: dict[str, Any] = {}
+    if agents_llm is not None:
+        llm_options = {"llm_model": agents_llm[0], "llm_api_base": agents_llm[1]}
+    return tuple(
+        system_spec(n, seed=seed, cache_dir=out / "cache", **llm_options, **_options(n, policy))
+        for n in names
+    )
+
+
+def _print_results(results: dict[str, Any], out: Path) -> None:
+    """The main table on stdout (wide enough when piped), then the learned router's comparison."""
     stdout = Console()
     if not stdout.is_terminal:
         stdout = Console(width=max(stdout.width, 130))
     stdout.print(main_table(results))
-    console.print(f"wrote {', '.join(str(p) for p in written)}")
-    return results
+    if "policy_comparison" in results:
+        stdout.print(_append_comparison(results["policy_comparison"], out / "report.md"))
+
+
+def _append_comparison(comparison: dict[str, Any], report: Path) -> str:
+    """The learned router's comparison as markdown, appended to the report."""
+    text = comparison_markdown(comparison)
+    with report.open("a", encoding="utf-8") as fh:
+        fh.write("\n" + text)
+    return text
+
+
+def _with_learned(systems: Sequence[str], policy: Path) -> list[str]:
+    """``systems`` with ``hypermnesia`` and ``hypermnesia-learned`` (a missing file is an error)."""
+    if not Path(policy).is_file():
+        raise InvalidInputError(f"missing policy file: {policy}")
+    names = list(systems)
+    if "hypermnesia" not in names:
+        names.insert(0, "hypermnesia")
+    if LEARNED not in names:
+        names.insert(names.index("hypermnesia") + 1, LEARNED)
+    return names
+
+
+def _options(name: str, policy: Path | None) -> dict[str, Any]:
+    return {"policy": str(policy)} if name == LEARNED and policy is not None else {}
 
 
 def _available(systems: Sequence[str], console: Console) -> tuple[list[str], dict[str, str]]:
@@ -196,21 +255,28 @@ def cli_eval(
     budgets: str,
     limit_conversations: int | None,
     seed: int,
+    llm: str | None = None,
+    api_base: str | None = None,
+    policy: Path | None = None,
 ) -> None:
     """``app.py eval``: run :func:`run_eval`, print errors as one clear line and exit 1 on them.
 
-    Answers are scored when ``HYPERMNESIA_LLM_MODEL`` is set; ``HYPERMNESIA_EVAL_JUDGE_MODEL``
-    names a different judge (the answering model judges otherwise).
+    With ``llm`` (``--llm provider/model``) the agents run in LLM mode on it and it answers;
+    answers are also scored when ``HYPERMNESIA_LLM_MODEL`` is set (agents stay deterministic).
+    ``HYPERMNESIA_EVAL_JUDGE_MODEL`` names a different judge (the answering model judges
+    otherwise).
     """
     console = Console(stderr=True)
     try:
         settings = Settings()
+        model = llm or settings.llm_model
+        base = api_base or settings.llm_api_base
         answers = None
-        if settings.llm_model:
+        if model:
             answers = AnswerConfig(
-                model=settings.llm_model,
+                model=model,
                 judge_model=os.environ.get("HYPERMNESIA_EVAL_JUDGE_MODEL") or None,
-                api_base=settings.llm_api_base,
+                api_base=base,
                 api_key=settings.llm_api_key,
             )
         run_eval(
@@ -225,6 +291,8 @@ def cli_eval(
             seed=seed,
             console=console,
             answers=answers,
+            agents_llm=(llm, base) if llm else None,
+            policy=policy,
         )
     except HypermnesiaError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)

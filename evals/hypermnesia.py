@@ -1,5 +1,9 @@
 """The Hypermnesia system under evaluation: the write graph ingests, the read graph retrieves.
 
+``hypermnesia-learned`` is the same system routed by a trained policy (option ``policy``: a
+``POLICY.json`` path); it reads the ingest of ``hypermnesia``, so the two answer the same questions
+over the same memory.
+
 Each conversation gets its own data folder and namespace. Turns reach the engine session by
 session, exactly as a chatbot would send them (text, speaker, session date, image caption); the
 questions reach it without their gold fields (the harness strips them).
@@ -9,15 +13,26 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from agents.policy import Policy
+from agents.results import RecallResult
 from evals.systems import Conversation, IngestStats, Question, RetrievedItem, register_system
 from graphs.client import Hypermnesia
 from memory.model import Namespace, Turn
 from memory.settings import Settings
 
-__all__ = ["HypermnesiaSystem"]
+__all__ = ["HypermnesiaSystem", "items_of", "namespace_of", "sessions_of"]
+
+
+def sessions_of(conversation: Conversation) -> dict[str, list[Turn]]:
+    """The conversation's turns as the engine takes them, grouped by session in order."""
+    sessions: dict[str, list[Turn]] = {}
+    for t in conversation.turns:
+        sessions.setdefault(t.session_id, []).append(Turn(**asdict(t)))
+    return sessions
 
 
 def _namespace(conversation_id: str) -> Namespace:
@@ -37,12 +52,23 @@ class HypermnesiaSystem:
         recipe: str = "full",
         embedder: str | None = None,
         max_iterations: int = 3,
+        llm_model: str | None = None,
+        llm_api_base: str | None = None,
+        policy: str | None = None,
         **_: Any,
     ) -> None:
         self.seed = seed
         self.recipe = recipe
         self.embedder = embedder
         self.max_iterations = max_iterations
+        self.llm_model = llm_model
+        """With a model, the agents run in LLM mode (deterministic otherwise)."""
+        self.llm_api_base = llm_api_base
+        self.policy: Policy | None = None
+        if policy is not None:
+            from evals.rl.router import LearnedRouter
+
+            self.policy = LearnedRouter.load(policy)
         self._engines: dict[str, Hypermnesia] = {}
 
     def _open(self, conversation_id: str, workdir: Path) -> Hypermnesia:
@@ -53,10 +79,13 @@ class HypermnesiaSystem:
                 update={
                     "data_dir": workdir,
                     "embedder": self.embedder or base.embedder,
-                    "llm_model": None,
+                    "llm_model": self.llm_model,
+                    "llm_api_base": self.llm_api_base or base.llm_api_base,
                 }
             )
-            engine = Hypermnesia.open(workdir, settings=settings, checkpoints=False)
+            engine = Hypermnesia.open(
+                workdir, settings=settings, checkpoints=False, policy=self.policy
+            )
             self._engines[conversation_id] = engine
         return engine
 
@@ -64,19 +93,7 @@ class HypermnesiaSystem:
         started = time.perf_counter()
         engine = self._open(conversation.id, workdir)
         ns = _namespace(conversation.id)
-        sessions: dict[str, list[Turn]] = {}
-        for t in conversation.turns:
-            sessions.setdefault(t.session_id, []).append(
-                Turn(
-                    id=t.id,
-                    session_id=t.session_id,
-                    speaker=t.speaker,
-                    text=t.text,
-                    session_time=t.session_time,
-                    image_caption=t.image_caption,
-                    index=t.index,
-                )
-            )
+        sessions = sessions_of(conversation)
         calls = tokens = 0
         for turns in sessions.values():
             result = engine.remember(ns, turns, session_end=True)
@@ -93,6 +110,10 @@ class HypermnesiaSystem:
     def restore(self, conversation: Conversation, workdir: Path) -> None:
         self._open(conversation.id, workdir)
 
+    def engine(self, conversation_id: str) -> Hypermnesia:
+        """The open engine of an ingested or restored conversation."""
+        return self._engines[conversation_id]
+
     def retrieve(
         self, conversation_id: str, question: Question, budget_tokens: int
     ) -> list[RetrievedItem]:
@@ -105,12 +126,7 @@ class HypermnesiaSystem:
             recipe=self.recipe,
             asked_at=question.asked_at,
         )
-        return [
-            RetrievedItem(
-                text=e.text, source_turn_ids=tuple(e.provenance), tokens=e.tokens, score=e.score
-            )
-            for e in result.evidence
-        ]
+        return items_of(result)
 
     def close(self) -> None:
         for engine in self._engines.values():
@@ -118,4 +134,20 @@ class HypermnesiaSystem:
         self._engines.clear()
 
 
+def items_of(result: RecallResult) -> list[RetrievedItem]:
+    """A recall's evidence as the harness's retrieved items."""
+    return [
+        RetrievedItem(
+            text=e.text, source_turn_ids=tuple(e.provenance), tokens=e.tokens, score=e.score
+        )
+        for e in result.evidence
+    ]
+
+
+def namespace_of(conversation_id: str) -> Namespace:
+    """The namespace a conversation is ingested into."""
+    return _namespace(conversation_id)
+
+
 register_system("hypermnesia", HypermnesiaSystem)
+register_system("hypermnesia-learned", HypermnesiaSystem, ingest_as="hypermnesia")

@@ -58,12 +58,15 @@ __all__ = [
     "QuestionRecord",
     "RunConfig",
     "RunOutcome",
+    "ingest_or_restore",
     "run",
     "run_conversation",
 ]
 
 DEFAULT_BUDGETS = (250, 500, 1000, 2000)
 MARKER = ".ingested.json"
+_READ_ONLY_OPTIONS = frozenset({"cache_dir", "policy"})
+"""System options that do not change what an ingest writes (so they do not key its reuse)."""
 
 Progress = Callable[[str, int], None]
 """Called with a phase name (``ingest`` counts turns, ``retrieve`` counts questions) and a step."""
@@ -171,7 +174,11 @@ def workdir_for(out: Path, system: str, conversation_id: str) -> Path:
 
 def _fingerprint(conversation: Conversation, spec: SystemSpec) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([spec.name, spec.factory], sort_keys=True).encode())
+    # options that change what is written (the agents' LLM, the embedder) change it; where the
+    # shared cache lives and the read-side policy do not
+    options = {k: v for k, v in spec.options.items() if k not in _READ_ONLY_OPTIONS}
+    name = spec.ingest_as or spec.name
+    h.update(json.dumps([name, spec.factory, options], sort_keys=True, default=str).encode())
     for t in conversation.turns:
         parts = (t.id, t.session_id, t.speaker, t.text, str(t.session_time), t.image_caption or "")
         h.update("\x1f".join(parts).encode())
@@ -179,11 +186,14 @@ def _fingerprint(conversation: Conversation, spec: SystemSpec) -> str:
     return h.hexdigest()
 
 
-def _ingest(
+def ingest_or_restore(
     system: RetrievalSystem, spec: SystemSpec, conversation: Conversation, out: Path
 ) -> IngestRecord:
-    """Reopen a completed ingest of the same conversation, or ingest it afresh."""
-    workdir = workdir_for(out, spec.name, conversation.id)
+    """Reopen a completed ingest of the same conversation, or ingest it afresh.
+
+    A system that reads another's ingest (``spec.ingest_as``) uses that system's folder.
+    """
+    workdir = workdir_for(out, spec.ingest_as or spec.name, conversation.id)
     marker = workdir / MARKER
     fingerprint = _fingerprint(conversation, spec)
     if marker.is_file():
@@ -280,7 +290,7 @@ def run_conversation(
         np.random.seed(config.seed % 2**32)
         system = build_system(spec)
         try:
-            outcome.ingests.append(_ingest(system, spec, conversation, config.out))
+            outcome.ingests.append(ingest_or_restore(system, spec, conversation, config.out))
             report("ingest", len(conversation.turns))
             for question in questions:
                 asked = question.for_system()

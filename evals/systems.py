@@ -134,11 +134,15 @@ class SystemSpec:
     name: str
     factory: str
     options: dict[str, Any] = field(default_factory=dict)
+    ingest_as: str | None = None
+    """The system whose ingest this one reads (the same memory under another read policy)."""
 
 
 _FACTORIES: dict[str, str] = {}
+_INGEST_AS: dict[str, str] = {}
 _ANNOUNCED: dict[str, str] = {
     "hypermnesia": "evals.hypermnesia",
+    "hypermnesia-learned": "evals.hypermnesia",
     **dict.fromkeys(("full_context", "bm25", "dense", "hybrid"), "evals.baselines"),
 }
 
@@ -154,11 +158,18 @@ def _factory_ref(factory: SystemFactory) -> str:
     return f"{module}:{qualname}"
 
 
-def register_system(name: str, factory: SystemFactory) -> None:
-    """Make ``name`` buildable by :func:`make_system`; registering a name again replaces it."""
+def register_system(name: str, factory: SystemFactory, *, ingest_as: str | None = None) -> None:
+    """Make ``name`` buildable by :func:`make_system`; registering a name again replaces it.
+
+    With ``ingest_as``, the system reads the ingest of that system (same factory, same memory).
+    """
     if not name or not name.replace("_", "").replace("-", "").isalnum():
         raise InvalidInputError(f"invalid system name {name!r}: use letters, digits, _ and -")
     _FACTORIES[name] = _factory_ref(factory)
+    if ingest_as is not None:
+        _INGEST_AS[name] = ingest_as
+    else:
+        _INGEST_AS.pop(name, None)
 
 
 def announce_system(name: str, module: str) -> None:
@@ -209,7 +220,9 @@ def system_spec(name: str, **options: Any) -> SystemSpec:
     reason = unavailable_reason(name)
     if reason is not None:
         raise InvalidInputError(reason)
-    return SystemSpec(name=name, factory=_FACTORIES[name], options=dict(options))
+    return SystemSpec(
+        name=name, factory=_FACTORIES[name], options=dict(options), ingest_as=_INGEST_AS.get(name)
+    )
 
 
 def build_system(spec: SystemSpec) -> RetrievalSystem:

@@ -126,6 +126,11 @@ class AsyncHypermnesia:
             raise UnitNotFoundError(f"no trace run {run_id!r}")
         return run
 
+    async def read(self, fn: Callable[[Hypermnesia], T]) -> T:
+        """``fn(engine)`` on a worker thread, beside other reads and never during a write: for a
+        caller that reads several things at once (the trace viewer's pages)."""
+        return await self._read(lambda: fn(self.engine))
+
     # -- scheduling ----------------------------------------------------------------------------
 
     def _rwlock(self) -> aiorwlock.RWLock:

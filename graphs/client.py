@@ -30,12 +30,14 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Durability
 
 from agents.context import Mode, Reflection, RunContext, Thresholds
+from agents.policy import Policy
 from agents.recipes import get_recipe
 from agents.results import Evidence, RecallResult, RememberResult, WriteDecision
 from agents.state import ReadState, WriteState
-from graphs import read_graph, write_graph
+from graphs import long_lived, read_graph, write_graph
 from graphs.background import Deferred, Periodic
 from graphs.checkpoints import PostgresCheckpoints
 from memory.backends import TraceLog, open_trace_store
@@ -48,10 +50,14 @@ from memory.store import DeleteReport, HistoryEvent, MemoryStore
 from memory.traces import TraceStep, new_run_id
 from prompts.answer import RESPOND, AnswerOut
 
-__all__ = ["Hypermnesia"]
+__all__ = ["Hypermnesia", "read_state", "recall_result"]
 
 log = logging.getLogger(__name__)
 _REFLECT = "reflect"
+_DURABILITY: Durability = "exit"
+"""Checkpoint a run once, when it ends. Nothing resumes a run from a mid-run checkpoint: a write
+interrupted by a crash is run again from the journal (see :meth:`Hypermnesia.recover`), a read is
+simply asked again; writing one checkpoint per step cost a third of a recall's time."""
 """The journal's name for a due reflection."""
 
 
@@ -68,8 +74,11 @@ class Hypermnesia:
         checkpoint_url: str | None = None,
         thresholds: Thresholds | None = None,
         reflection: Reflection = "deferred",
+        policy: Policy | None = None,
     ) -> None:
         self.store = store
+        self.policy = policy
+        """Who takes the routing, write and reflection decisions (None: the hand-set rules)."""
         self.traces = traces
         self.llm = llm
         self.thresholds = thresholds or Thresholds()
@@ -96,6 +105,8 @@ class Hypermnesia:
         self._read: CompiledStateGraph[Any, Any, Any, Any] = read_graph.builder.compile(
             checkpointer=saver, name="hypermnesia-read"
         )
+        long_lived.hold()
+        self._holds_heap = True
 
     @classmethod
     def open(
@@ -108,6 +119,7 @@ class Hypermnesia:
         checkpoints: bool = True,
         thresholds: Thresholds | None = None,
         reflection: Reflection = "deferred",
+        policy: Policy | None = None,
     ) -> Hypermnesia:
         """Open the stores under ``data_dir`` and finish what a crash interrupted (see
         :meth:`recover`); the LLM comes from ``llm`` or the settings."""
@@ -130,6 +142,7 @@ class Hypermnesia:
                 checkpoint_url=url if checkpoints else None,
                 thresholds=thresholds,
                 reflection=reflection,
+                policy=policy,
             )
         except BaseException:
             store.close()
@@ -157,6 +170,9 @@ class Hypermnesia:
         release every store."""
         if self._adopter is not None:
             self._adopter.close()
+        if self._holds_heap:
+            self._holds_heap = False
+            long_lived.release()
         self._deferred.close()
         self.store.close()
         self.traces.close()
@@ -218,6 +234,7 @@ class Hypermnesia:
             "llm": self.llm,
             "thresholds": self.thresholds,
             "reflection": self.reflection,
+            "policy": self.policy,
         }
         fields.update(overrides)
         return RunContext(**fields)
@@ -286,6 +303,7 @@ class Hypermnesia:
             reflected=bool(final.get("reflect_done")),
             llm_calls=len(calls),
             llm_tokens=sum((c.input_tokens or 0) + (c.output_tokens or 0) for c in calls),
+            fallbacks=[f"{s.agent}: {s.fallback}" for s in steps if s.fallback],
         )
         counts = Counter(d.decision for d in decisions)
         self.traces.finish(run_id, "ok", {"decisions": counts, "reflected": result.reflected})
@@ -305,7 +323,10 @@ class Hypermnesia:
         self.traces.start(run_id, kind, ns.key, summary)
         try:
             final: dict[str, Any] = graph.invoke(
-                state, config={"configurable": {"thread_id": run_id}}, context=ctx
+                state,
+                config={"configurable": {"thread_id": run_id}},
+                context=ctx,
+                durability=_DURABILITY if self._saver is not None else None,
             )
         except Exception as exc:
             self.traces.finish(run_id, "failed", {"error": repr(exc)})
@@ -330,15 +351,14 @@ class Hypermnesia:
         by default the time of the call.
         """
         _check_recall(question, budget, max_iterations)
-        state: ReadState = {
+        state = read_state(question, max_iterations, recipe, asked_at)
+        summary = {
             "question": question,
-            "query": question,
-            "iteration": 0,
+            "budget": budget,
+            "recipe": recipe,
             "max_iterations": max_iterations,
-            "iterative": get_recipe(recipe).iterative,
-            "asked_at": (asked_at or utcnow()).isoformat(),
+            "asked_at": state["asked_at"],
         }
-        summary = {"question": question, "budget": budget, "recipe": recipe}
         run_id = new_run_id()
         ctx = self.context(
             ns, budget_tokens=budget, max_iterations=max_iterations, recipe=recipe, run_id=run_id
@@ -346,8 +366,10 @@ class Hypermnesia:
         started = time.perf_counter()
         final = self._traced(self._read, run_id, "read", ns, state, summary, ctx)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        self.traces.append(run_id, [TraceStep.model_validate(s) for s in final.get("trace", [])])
-        result = _recall_result(run_id, question, final, latency_ms)
+        steps = [TraceStep.model_validate(s) for s in final.get("trace", [])]
+        self.traces.append(run_id, steps)
+        result = recall_result(run_id, question, final, latency_ms)
+        result.fallbacks = [f"{s.agent}: {s.fallback}" for s in steps if s.fallback]
         self.store.record_access(ns, [e.unit_id for e in result.evidence])
         self.traces.finish(run_id, "ok", _recall_summary(result))
         return result
@@ -418,9 +440,24 @@ def _check_recall(question: str, budget: int, max_iterations: int) -> None:
         raise InvalidInputError(f"max_iterations must be at least 1, got {max_iterations}")
 
 
-def _recall_result(
+def read_state(
+    question: str, max_iterations: int, recipe: str, asked_at: datetime | None
+) -> ReadState:
+    """The read graph's first state for ``question`` (asked now when ``asked_at`` is None)."""
+    return {
+        "question": question,
+        "query": question,
+        "iteration": 0,
+        "max_iterations": max_iterations,
+        "iterative": get_recipe(recipe).iterative,
+        "asked_at": (asked_at or utcnow()).isoformat(),
+    }
+
+
+def recall_result(
     run_id: str, question: str, final: dict[str, Any], latency_ms: float
 ) -> RecallResult:
+    """What a read run returns, from its final state."""
     evidence = [Evidence.model_validate(e) for e in final.get("evidence", [])]
     return RecallResult(
         run_id=run_id,
@@ -433,6 +470,7 @@ def _recall_result(
         route=final.get("route", {}),
         conflicts_resolved=final.get("resolved", []),
         latency_ms=latency_ms,
+        route_action=final.get("route_action", {}),
     )
 
 

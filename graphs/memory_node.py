@@ -13,7 +13,8 @@ dicts. The recall node adds one system message holding the evidence packed into 
 right after the chatbot's own leading system messages; it has a fixed id and replaces the previous
 turn's memory message, so memory messages do not pile up in the history. The remember node stores
 the last user message and the assistant's reply after it as turns of a session named after the day
-(``chat-2024-05-08``).
+(``chat-2024-05-08``), each marked with its role: the reply is the assistant's whatever name it
+carries, so it can never pass for the user's own word.
 """
 
 from __future__ import annotations
@@ -216,6 +217,7 @@ def _exchange_turns(
                 text=message_text(message).strip(),
                 session_time=now,
                 index=position,
+                role="user" if is_user else "assistant",
             )
         )
     return turns

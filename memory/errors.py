@@ -8,6 +8,7 @@ builtin it means, so callers can catch either::
     │   └── InvalidNamespaceError               a malformed user or agent id
     ├── UnitNotFoundError (LookupError)         an id that is not in this namespace
     ├── StoreCorruptError (RuntimeError)        a data directory that cannot be read back
+    │   └── VectorIndexError                    an embedded Chroma index Chroma cannot read
     ├── StoreUnavailableError (ConnectionError) a configured server that does not answer
     │   └── DataFolderInUseError                another process holds the embedded stores
     ├── EmbeddingError (RuntimeError)           the embedding model failed or is missing
@@ -35,6 +36,7 @@ __all__ = [
     "StoreCorruptError",
     "StoreUnavailableError",
     "UnitNotFoundError",
+    "VectorIndexError",
 ]
 
 
@@ -59,6 +61,13 @@ class UnitNotFoundError(HypermnesiaError, LookupError):
 
 class StoreCorruptError(HypermnesiaError, RuntimeError):
     """A data directory whose files cannot be read back."""
+
+
+class VectorIndexError(StoreCorruptError):
+    """Embedded Chroma failed inside its own index (a torn HNSW file after a crash, say).
+
+    The store rebuilds such an index from the journal (see :mod:`memory.vector_rebuild`).
+    """
 
 
 class StoreUnavailableError(HypermnesiaError, ConnectionError):

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from memory.errors import LLMError, LLMOutputError
 from memory.llm import LLMCall, PromptRef, fail
+from memory.llm_records import kept_messages, kept_text
 from memory.llm_repair import parse_structured
 from memory.tokens import count_tokens
 
@@ -95,6 +96,8 @@ class ScriptedLLM:
                 cost_usd=0.0,
                 error=error,
                 raw_text=text if error is not None else None,
+                messages=kept_messages(messages),
+                response=None if text is None else kept_text(text),
             )
 
         if not self._queue:

@@ -472,6 +472,16 @@ class Journal:
             rows = self._adopt(db, "ops", "op_id", rows)
         return [_op(r[1:]) for r in rows]
 
+    def unit_states(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every unit's last stored version (as JSON), by namespace key, replaying all intents.
+
+        Puts (and supersedes, merges, reopens) store their units, deletes remove them, in the
+        order they were recorded; pending intents count too, since opening replays them.
+        """
+        with self._lock:
+            rows = self._db.execute("SELECT ns, kind, payload FROM ops ORDER BY op_id")
+            return _unit_states(rows)
+
     def ops_for_unit(self, ns: Namespace, unit_id: str) -> list[JournalOp]:
         """Every recorded write that touched ``unit_id``, oldest first."""
         with self._lock:
@@ -583,6 +593,21 @@ class Journal:
         with self._lock:
             self._db.close()
             self._lease.release()
+
+
+def _unit_states(rows: Iterable[tuple[str, str, str]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Replay intents ``(ns, kind, payload)`` in order: each unit's last stored version (as
+    JSON), by namespace key (see :meth:`Journal.unit_states`)."""
+    states: dict[str, dict[str, dict[str, Any]]] = {}
+    for ns_key, kind, payload in rows:
+        data = json.loads(payload)
+        units = states.setdefault(ns_key, {})
+        if kind == "delete":
+            for unit_id in data.get("ids", ()):
+                units.pop(unit_id, None)
+        for unit in data.get("units", ()):
+            units[unit["id"]] = unit
+    return states
 
 
 def _op(row: tuple[Any, ...]) -> JournalOp:

@@ -38,7 +38,7 @@ from tenacity import (
 )
 
 from memory.errors import InvalidInputError, LLMError, LLMOutputError, LLMTimeoutError
-from memory.llm_records import LLMCall, PromptRef
+from memory.llm_records import LLMCall, PromptRef, kept_messages, kept_text
 from memory.llm_repair import parse_structured
 
 if TYPE_CHECKING:
@@ -131,6 +131,10 @@ class _Tally:
     cost_unknown: bool = False
     timeouts: int = 0
     started: float = field(default_factory=time.perf_counter)
+    messages: tuple[dict[str, str], ...] = ()
+    """The last request's messages, as the call record keeps them."""
+    response: str | None = None
+    """The last reply's text, as the call record keeps it."""
 
     def add_usage(self, prompt_tokens: Any, completion_tokens: Any, cost: float | None) -> None:
         if isinstance(prompt_tokens, int):
@@ -157,6 +161,8 @@ class _Tally:
             cost_usd=None if self.cost_unknown else self.cost_usd,
             error=error,
             raw_text=raw,
+            messages=self.messages,
+            response=self.response,
         )
 
 
@@ -235,7 +241,9 @@ class LiteLLMClient:
         error: LLMOutputError | None = None
         text = ""
         for _round in range(2 if self.reask else 1):
+            tally.messages, tally.response = kept_messages(asked), None
             text = self._complete(asked, schema, prompt, tally)
+            tally.response = kept_text(text)
             try:
                 value = parse_structured(text, schema)
             except LLMOutputError as exc:

@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -42,6 +42,7 @@ __all__ = [
     "Hyperedge",
     "MemoryUnit",
     "Namespace",
+    "SaidBy",
     "SearchHit",
     "Turn",
     "UnitFilter",
@@ -143,6 +144,20 @@ class UnitKind(StrEnum):
     INFERENCE = "inference"
 
 
+class SaidBy(StrEnum):
+    """Who said a unit, relative to the person or thing it is about.
+
+    ``self``: the speaker is the unit's subject (a self-report; in a chat, the user about
+    themselves); ``third_party``: a person speaking about someone else; ``assistant``: the
+    assistant, whoever the unit is about. In a conversation between two people each is a first
+    party about themselves and a third party about the other.
+    """
+
+    SELF = "self"
+    THIRD_PARTY = "third_party"
+    ASSISTANT = "assistant"
+
+
 class VertexKind(StrEnum):
     """Hypergraph vertices are entities or time anchors."""
 
@@ -213,6 +228,9 @@ class Turn(BaseModel):
     """A caption of an image shared in the turn, remembered with it."""
     index: int = Field(default=0, ge=0)
     """Position of the turn within its session."""
+    role: Literal["user", "assistant"] | None = None
+    """``assistant`` for the assistant's replies, ``user`` for a person (the namespace's user or
+    anyone else); unset, the role is inferred from the speaker's name."""
 
     @model_validator(mode="after")
     def _check_unit_text(self) -> Self:
@@ -245,6 +263,12 @@ class MemoryUnit(BaseModel):
     """Ids of the units this one was derived from (insights, personas); deletes cascade along it."""
     session_id: str | None = None
     speaker: str | None = None
+    said_by: SaidBy | None = None
+    """Whether the speaker said this about themselves, about someone else, or is the assistant
+    (unset for inferences and for units stored before it was recorded)."""
+    disputes: str | None = None
+    """The id of the statement this claim contradicted without the standing to replace it: kept
+    as evidence, flagged, and never preferred to an unflagged statement of the same attribute."""
     event_time: AwareDatetime | None = None
     """When the remembered event happened (absolute), if known."""
     recorded_at: AwareDatetime = Field(default_factory=utcnow)

@@ -726,24 +726,7 @@ def _pagerank_numpy(
     tol: float,
 ) -> tuple[F64Array, F64Array]:
     ne = len(ptr) - 1
-    if ne < 0 or len(w) != ne or ptr[0] != 0 or ptr[-1] != len(verts) or (np.diff(ptr) < 0).any():
-        raise InvalidInputError(
-            "edge_ptr must rise from 0 to len(edge_vertices), one more than edges"
-        )
-    if len(verts) and (verts.min() < 0 or verts.max() >= nv):
-        raise InvalidInputError(f"edge_vertices has vertices outside 0..{nv}")
-    if not np.isfinite(w).all() or (w < 0).any():
-        raise InvalidInputError("edge_weights must be finite and >= 0")
-    if not 0 <= alpha <= 1 or max_iter < 1 or not tol > 0:
-        raise InvalidInputError("alpha must be in [0, 1], max_iter >= 1 and tol > 0")
-    link_e = np.repeat(np.arange(ne), np.diff(ptr))
-    link_v = verts.astype(np.int64)
-    if len(np.unique(link_e * max(nv, 1) + link_v)) != len(link_v):
-        raise InvalidInputError("a hyperedge lists the same vertex twice")
-    for seeds, limit, what in ((sv, nv, "vertex"), (se, ne, "hyperedge")):
-        for i, s in seeds.items():
-            if not 0 <= i < limit or not np.isfinite(s) or s < 0:
-                raise InvalidInputError(f"seed {what} {i} (weight {s}) is out of range")
+    link_e, link_v = _check_walk(ptr, verts, nv, w, se, sv, alpha, max_iter, tol)
     n = nv + ne
     if n == 0:
         return np.zeros(0), np.zeros(0)
@@ -777,3 +760,37 @@ def _pagerank_numpy(
         if err < n * tol:
             break
     return x[nv:], x[:nv]
+
+
+def _check_walk(
+    ptr: npt.NDArray[np.int64],
+    verts: npt.NDArray[np.int32],
+    nv: int,
+    w: F64Array,
+    se: dict[int, float],
+    sv: dict[int, float],
+    alpha: float,
+    max_iter: int,
+    tol: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Reject a malformed incidence, seed or parameter; the (edge, vertex) pair of each link."""
+    ne = len(ptr) - 1
+    if ne < 0 or len(w) != ne or ptr[0] != 0 or ptr[-1] != len(verts) or (np.diff(ptr) < 0).any():
+        raise InvalidInputError(
+            "edge_ptr must rise from 0 to len(edge_vertices), one more than edges"
+        )
+    if len(verts) and (verts.min() < 0 or verts.max() >= nv):
+        raise InvalidInputError(f"edge_vertices has vertices outside 0..{nv}")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise InvalidInputError("edge_weights must be finite and >= 0")
+    if not 0 <= alpha <= 1 or max_iter < 1 or not tol > 0:
+        raise InvalidInputError("alpha must be in [0, 1], max_iter >= 1 and tol > 0")
+    link_e = np.repeat(np.arange(ne), np.diff(ptr))
+    link_v = verts.astype(np.int64)
+    if len(np.unique(link_e * max(nv, 1) + link_v)) != len(link_v):
+        raise InvalidInputError("a hyperedge lists the same vertex twice")
+    for seeds, limit, what in ((sv, nv, "vertex"), (se, ne, "hyperedge")):
+        for i, s in seeds.items():
+            if not 0 <= i < limit or not np.isfinite(s) or s < 0:
+                raise InvalidInputError(f"seed {what} {i} (weight {s}) is out of range")
+    return link_e, link_v

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from memory.journal import Intent, JournalOp, PendingWrite, _op
+from memory.journal import Intent, JournalOp, PendingWrite, _op, _unit_states
 from memory.model import Namespace, Turn, utcnow
 from memory.postgres import Cursor, PgDatabase, PgLease
 
@@ -367,6 +367,14 @@ class PgJournal:
             return self._adopt(cur, "ops", "op_id", rows)
 
         return [_op(r[1:]) for r in self._db.tx(run)]
+
+    def unit_states(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every unit's last stored version (as JSON), by namespace key, replaying all intents
+        (see :meth:`memory.journal.Journal.unit_states`)."""
+        rows = self._db.tx(
+            lambda cur: cur.execute("SELECT ns, kind, payload FROM ops ORDER BY op_id").fetchall()
+        )
+        return _unit_states(rows)
 
     def ops_for_unit(self, ns: Namespace, unit_id: str) -> list[JournalOp]:
         """Every recorded write that touched ``unit_id``, oldest first."""

@@ -50,6 +50,7 @@ from memory.model import (
 )
 from memory.replica import DerivedUpdate, Replica
 from memory.settings import Settings
+from memory.vector_rebuild import RebuildingBackend
 from memory.vector_store import ChromaBackend, InMemoryBackend, VectorBackend, VectorStore
 from memory.walk import GraphWalk
 
@@ -145,6 +146,8 @@ class MemoryStore:
         Chroma under ``data_dir``; the journal and hypergraph to PostgreSQL when
         ``settings.database_url`` is set, else to SQLite files under ``data_dir``.
         ``backend="memory"`` keeps vectors in process memory (the reference backend, for tests).
+        An embedded Chroma index that Chroma can no longer read is rebuilt from the journal
+        (:mod:`memory.vector_rebuild`); a Chroma server keeps its own files and is not rebuilt.
         """
         settings = settings or Settings()
         root = Path(data_dir) if data_dir is not None else settings.data_dir
@@ -167,11 +170,12 @@ class MemoryStore:
             lock = FolderLock(root)
         durable: tuple[GraphStore, JournalStore] | None = None
         try:
+            durable = open_durable_stores(root, settings)
             if lock is not None:
-                vector_backend = ChromaBackend.persistent(
+                chroma = ChromaBackend.persistent(
                     root / "chroma", embedder, collection=settings.chroma_collection
                 )
-            durable = open_durable_stores(root, settings)
+                vector_backend = RebuildingBackend(chroma, durable[1], embedder, root)
             return cls(VectorStore(vector_backend, embedder), *durable, embedder, lock=lock)
         except BaseException:
             for opened in durable or ():
@@ -497,6 +501,11 @@ class MemoryStore:
         ids = [e.id for e in edges if granularities is None or e.granularity in granularities]
         return [u for u in self.get(ns, ids) if u.is_current]
 
+    def units_derived_from(self, ns: Namespace, source_ids: Iterable[str]) -> set[str]:
+        """Ids of the units (current or closed) whose provenance or ``derived_from`` names one of
+        ``source_ids`` (turn ids or unit ids)."""
+        return self._journal.derived_from(ns, source_ids)
+
     def related(
         self,
         ns: Namespace,
@@ -504,8 +513,10 @@ class MemoryStore:
         entities: Iterable[str] = (),
         days: Iterable[date] = (),
         seed_units: Mapping[str, float] = _NO_SEEDS,
+        limit: int | None = None,
     ) -> list[tuple[str, float]]:
-        """Current units ranked by personalized PageRank over the hypergraph, best first.
+        """Current units ranked by personalized PageRank over the hypergraph, best first (the
+        first ``limit`` when given).
 
         The walk starts from the vertices of the named ``entities`` and ``days`` and from
         ``seed_units`` (unit id → weight); seeds that are not in the current graph are ignored,
@@ -523,7 +534,7 @@ class MemoryStore:
             lambda: GraphWalk.build(self.current_units(ns).values()),
             GraphWalk.updated,
         )
-        return walk.rank(seeds, seed_units)
+        return walk.rank(seeds, seed_units, limit=limit)
 
     def derived(
         self,

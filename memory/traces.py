@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Collection, Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,16 @@ from memory.errors import UnitNotFoundError
 from memory.model import utcnow
 from memory.sqlite import open_sqlite
 
-__all__ = ["LLMCallTrace", "TraceRun", "TraceStep", "TraceStore", "new_run_id"]
+__all__ = [
+    "CandidateTrace",
+    "DecisionTrace",
+    "LLMCallTrace",
+    "RunTotals",
+    "TraceRun",
+    "TraceStep",
+    "TraceStore",
+    "new_run_id",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -54,6 +63,42 @@ class LLMCallTrace(BaseModel):
     latency_ms: float
     cost_usd: float | None = None
     error: str | None = None
+    messages: list[dict[str, str]] = Field(default_factory=list)
+    """The prompt's messages as last sent (long contents cut)."""
+    response: str | None = None
+    """The text of the model's last reply (long ones cut)."""
+
+
+class CandidateTrace(BaseModel):
+    """One candidate of a read step's merged ranking: how each source ranked it in this pass, the
+    scores the stages gave it, and what packing did with it."""
+
+    unit_id: str
+    rank: int
+    """1-based position in the merged ranking that packing read."""
+    score: float
+    """Score in the merged ranking (all passes so far)."""
+    source_ranks: dict[str, int] = Field(default_factory=dict)
+    """Source (dense, lexical, graph) → 1-based rank in this pass; absent when not found."""
+    source_scores: dict[str, float] = Field(default_factory=dict)
+    """Source → that source's own score (cosine, BM25, walk probability)."""
+    weight: float | None = None
+    """The router's weight of the unit's granularity (None when the router was off)."""
+    stages: dict[str, float] = Field(default_factory=dict)
+    """This pass's score after each ranking stage, in order (``fused`` first)."""
+    outcome: str
+    """``packed``, or why not: over budget, duplicate provenance, upgraded to its turn…"""
+
+
+class DecisionTrace(BaseModel):
+    """The write judge's decision on one proposed unit, with the stored unit it matched."""
+
+    unit_id: str
+    granularity: str
+    text: str
+    decision: str
+    target_id: str | None = None
+    reason: str
 
 
 class TraceStep(BaseModel):
@@ -70,6 +115,28 @@ class TraceStep(BaseModel):
     """Set when an LLM step failed and the deterministic step ran instead (the loud fallback)."""
     at: datetime = Field(default_factory=utcnow)
     duration_ms: float = 0.0
+    route: dict[str, float] = Field(default_factory=dict)
+    """Read steps: the router's weight per granularity (empty when the router was off)."""
+    candidates: list[CandidateTrace] = Field(default_factory=list)
+    """Read steps: the head of the merged ranking, explained (see :class:`CandidateTrace`)."""
+    decisions: list[DecisionTrace] = Field(default_factory=list)
+    """Write judge steps: the decision per proposed unit."""
+
+
+class RunTotals(BaseModel):
+    """What a run's LLM calls added up to (zeros for a run without any)."""
+
+    steps: int = 0
+    llm_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = 0.0
+    """None when a call's price is unknown."""
+    fallbacks: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
 
 
 class TraceRun(BaseModel):
@@ -93,6 +160,7 @@ class TraceStore:
         self.path = str(path)
         self._lock = threading.RLock()
         self._db = open_sqlite(self.path, _SCHEMA, "trace store")
+        self._db.create_function("casefold", 1, _casefold, deterministic=True)
 
     def start(self, run_id: str, graph: str, namespace: str, inputs: dict[str, Any]) -> None:
         with self._lock:
@@ -137,6 +205,59 @@ class TraceStore:
         with self._lock:
             rows = self._db.execute(query, (*args, limit)).fetchall()
         return [_run(r) for r in rows]
+
+    def find_runs(
+        self,
+        namespaces: Collection[str] | None = None,
+        *,
+        graph: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        text: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[TraceRun]:
+        """Runs of ``namespaces`` (None: every one), most recent first, without their steps,
+        that match every filter given; ``text`` is looked for in the question, ignoring case."""
+        where, args = _run_filters(namespaces, graph, status, since, until, text)
+        query = f"SELECT * FROM runs{where} ORDER BY started_at DESC, rowid DESC LIMIT ? OFFSET ?"
+        with self._lock:
+            rows = self._db.execute(query, (*args, limit, offset)).fetchall()
+        return [_run(r) for r in rows]
+
+    def runs_with_unit(
+        self, namespace: str, unit_id: str, *, limit: int = 50
+    ) -> list[tuple[TraceRun, bool]]:
+        """The most recent runs of ``namespace`` whose steps name ``unit_id`` (written, judged,
+        packed or only ranked), each with whether a retriever step packed it."""
+        with self._lock:
+            rows = self._db.execute(_WITH_UNIT, (unit_id, namespace, unit_id, limit)).fetchall()
+        return [(_run(r[:-1]), bool(r[-1])) for r in rows]
+
+    def namespaces(self) -> list[str]:
+        """Every namespace with a recorded run, sorted."""
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT ns FROM runs ORDER BY ns").fetchall()
+        return [r[0] for r in rows]
+
+    def totals(self, run_ids: Sequence[str]) -> dict[str, RunTotals]:
+        """Steps, LLM calls, tokens, cost and fallbacks of each run, added up in SQLite."""
+        found = {run_id: RunTotals() for run_id in run_ids}
+        with self._lock:
+            for chunk in _chunks(list(found)):
+                marks = ",".join("?" * len(chunk))
+                for row in self._db.execute(_TOTALS.format(marks=marks), chunk).fetchall():
+                    run_id, steps, fallbacks, calls, tokens_in, tokens_out, cost, unknown = row
+                    found[run_id] = RunTotals(
+                        steps=steps,
+                        fallbacks=fallbacks,
+                        llm_calls=calls or 0,
+                        input_tokens=tokens_in or 0,
+                        output_tokens=tokens_out or 0,
+                        cost_usd=None if unknown else (cost or 0.0),
+                    )
+        return found
 
     def get(self, run_id: str) -> TraceRun:
         with self._lock:
@@ -198,6 +319,80 @@ class TraceStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+_TOTALS = """
+SELECT run_id, count(*), sum(fallback), sum(calls), sum(tokens_in), sum(tokens_out), sum(cost),
+       sum(unknown)
+FROM (
+    SELECT s.run_id AS run_id, json_extract(s.payload, '$.fallback') IS NOT NULL AS fallback,
+           count(j.value) AS calls,
+           sum(json_extract(j.value, '$.input_tokens')) AS tokens_in,
+           sum(json_extract(j.value, '$.output_tokens')) AS tokens_out,
+           sum(json_extract(j.value, '$.cost_usd')) AS cost,
+           sum(j.value IS NOT NULL AND json_extract(j.value, '$.cost_usd') IS NULL) AS unknown
+    FROM steps s LEFT JOIN json_each(s.payload, '$.llm_calls') j
+    WHERE s.run_id IN ({marks}) GROUP BY s.run_id, s.seq
+)
+GROUP BY run_id
+"""
+_WITH_UNIT = """
+SELECT r.*, EXISTS (
+    SELECT 1 FROM steps p, json_each(p.payload, '$.retrieved') j
+    WHERE p.run_id = r.run_id AND json_extract(j.value, '$[0]') = ?
+)
+FROM runs r
+WHERE r.ns = ?
+  AND EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.run_id AND instr(s.payload, ?) > 0)
+ORDER BY r.started_at DESC, r.rowid DESC LIMIT ?
+"""
+_CHUNK = 500
+
+
+def _chunks(items: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _run_filters(
+    namespaces: Collection[str] | None,
+    graph: str | None,
+    status: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    text: str | None,
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (with its leading space) and arguments of :meth:`TraceStore.find_runs`."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if namespaces is not None:
+        names = sorted(namespaces)
+        clauses.append(f"ns IN ({','.join('?' * len(names))})" if names else "0")
+        args += names
+    for column, value in (("graph", graph), ("status", status)):
+        if value:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if since is not None:
+        clauses.append("started_at >= ?")
+        args.append(_utc(since))
+    if until is not None:
+        clauses.append("started_at <= ?")
+        args.append(_utc(until))
+    if text:
+        clauses.append("instr(casefold(json_extract(input, '$.question')), ?) > 0")
+        args.append(text.casefold())
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
+def _utc(value: datetime) -> str:
+    """``value`` as the stored times are written (UTC ISO 8601; a naive time is taken as UTC)."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat()
+
+
+def _casefold(value: Any) -> str | int | float | bytes | None:
+    return value.casefold() if isinstance(value, str) else value
 
 
 def _run(row: tuple[Any, ...]) -> TraceRun:

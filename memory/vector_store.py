@@ -31,7 +31,12 @@ import numpy as np
 from pydantic import ValidationError
 
 from memory.embeddings import Embedder, embedder_from_spec
-from memory.errors import InvalidInputError, StoreCorruptError, StoreUnavailableError
+from memory.errors import (
+    InvalidInputError,
+    StoreCorruptError,
+    StoreUnavailableError,
+    VectorIndexError,
+)
 from memory.model import MemoryUnit, Namespace, SearchHit, UnitFilter
 
 _log = logging.getLogger(__name__)
@@ -586,10 +591,26 @@ class ChromaBackend(VectorBackend):
         reopened = ChromaBackend.persistent(self._path, self._embedder, collection=name)
         self._client, self._collection = reopened._client, reopened._collection
 
+    def reset(self) -> None:
+        """Delete the embedded store's files and start an empty collection in their place.
+
+        For rebuilding an index Chroma can no longer read; every record is gone afterwards.
+        """
+        if self._path is None:
+            raise InvalidInputError("resetting a Chroma server's collection is not supported")
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        name = self._collection.name
+        self.close()
+        SharedSystemClient._identifier_to_system.pop(str(self._path), None)
+        shutil.rmtree(self._path)
+        reopened = ChromaBackend.persistent(self._path, self._embedder, collection=name)
+        self._client, self._collection = reopened._client, reopened._collection
+
     @contextmanager
     def _guard(self) -> Iterator[None]:
         import httpx
-        from chromadb.errors import ChromaError, InvalidArgumentError
+        from chromadb.errors import ChromaError, InternalError, InvalidArgumentError
 
         try:
             yield
@@ -602,6 +623,9 @@ class ChromaBackend(VectorBackend):
             if any(w in str(exc) for w in ("not a database", "malformed", "corrupt")):
                 msg = f"the Chroma store {self._location} is corrupt: {exc}"
                 raise StoreCorruptError(msg) from exc
+            if isinstance(exc, InternalError) and self._path is not None:
+                msg = f"the Chroma index at {self._location} is unreadable: {exc}"
+                raise VectorIndexError(msg) from exc
             raise
 
     @staticmethod

@@ -108,9 +108,14 @@ class GraphWalk:
         )
 
     def rank(
-        self, seed_vertices: Mapping[str, float], seed_edges: Mapping[str, float]
+        self,
+        seed_vertices: Mapping[str, float],
+        seed_edges: Mapping[str, float],
+        *,
+        limit: int | None = None,
     ) -> list[tuple[str, float]]:
-        """Current units by personalized PageRank from the seeds, best first.
+        """Current units by personalized PageRank from the seeds, best first (the first
+        ``limit`` of them when given).
 
         Seeds that are not vertices or live edges of this walk are ignored; with none left the
         result is empty.
@@ -127,7 +132,11 @@ class GraphWalk:
             self.edge_ptr, self.edge_vertices, len(self.vertex_index), self.edge_weights, se, sv
         )
         live = np.flatnonzero(self.edge_weights > 0.0)
-        order = live[np.argsort(-edge_scores[live], kind="stable")]
+        if limit is not None and limit < len(live):
+            # keep every unit scoring at least the limit-th best, so ties order as a full sort
+            cut = np.partition(edge_scores[live], len(live) - limit)[len(live) - limit]
+            live = live[edge_scores[live] >= cut]
+        order = live[np.argsort(-edge_scores[live], kind="stable")][:limit]
         return [(self.edge_ids[i], float(edge_scores[i])) for i in order]
 
 

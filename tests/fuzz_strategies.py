@@ -124,7 +124,8 @@ def _wrong_type(draw: st.DrawFn, data: Any, session: Any, turn: Any) -> Case:
 def _duplicate(draw: st.DrawFn, data: Any, session: Any, turn: Any) -> Case:
     if draw(st.booleans()):
         data["sessions"].append(json.loads(json.dumps(session)))
-        return data, f"two sessions are named {session['session_id']!r}"
+        name = session["session_id"].strip()  # the loader trims names, and cuts long ones
+        return data, f"two sessions are named {repr(name)[:40]}"
     turn["id"] = "same"
     session["turns"].append({**turn})
     return data, "two turns have the id 'same'"

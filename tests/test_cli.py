@@ -402,3 +402,35 @@ def test_demo_subprocess_with_the_default_embedder(tmp_path: Path) -> None:
     assert "4 · The reflector" in out and "insight u" in out and "from fact (evidence)" in out
     assert "kind=inference" in out and "4. reflection: run-" in out
     assert "traces show run-" in out
+
+
+def test_ingest_with_the_llm_down_warns_per_session_where_the_user_looks(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Every LLM step falls back when nothing listens at the model's address; each session's
+    write says so on stderr (count and reason), and the JSON report counts them."""
+    from tests.chroma_server import free_port
+
+    monkeypatch.setenv("HYPERMNESIA_LLM_MODEL", "openai/nothing-here")
+    monkeypatch.setenv("HYPERMNESIA_LLM_API_BASE", f"http://127.0.0.1:{free_port()}/v1")
+    monkeypatch.setenv("HYPERMNESIA_LLM_API_KEY", "unused")
+    monkeypatch.setenv("HYPERMNESIA_LLM_MAX_RETRIES", "0")
+    sample = json.loads(SAMPLE.read_text())
+    first = {**sample, "sessions": sample["sessions"][:2]}
+    path = tmp_path / "two_sessions.json"
+    path.write_text(json.dumps(first))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "ingest", str(path), "--user", "sam", "--json"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, env={**os.environ},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2, done.stderr  # one per session
+    assert all("fell back to the deterministic agent" in w for w in warnings)
+    assert all("constructor:" in w for w in warnings)  # the step that fell back, with its reason
+    (report,) = json.loads(done.stdout)
+    assert report["llm_fallbacks"] >= 2 and report["decisions"]["new"] > 0
+
+
+def test_ingest_without_an_llm_prints_no_warning(cli: Any) -> None:
+    assert "warning:" not in cli("ingest", str(SAMPLE), "--user", "sam").stderr

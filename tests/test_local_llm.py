@@ -139,3 +139,71 @@ def test_agents_run_in_llm_mode_and_never_lose_a_turn(
         assert judge.llm_calls and judge.llm_calls[0].prompt == "judge.sufficiency.v1"
         assert judge.llm_calls[0].ok or judge.fallback
         assert recalled.evidence, "evidence comes back whatever the model says"
+
+
+def test_the_readme_local_model_commands_run_as_written(tmp_path: Path) -> None:
+    """The README's local-model block, run by bash from the repository root exactly as a reader
+    copies it: the model file is found, the server starts, ingest runs through it and says per
+    session whether steps fell back, and the server is stopped."""
+    import subprocess
+    import sys
+
+    from tests.readme_examples import readme_example
+
+    missing = llama_cpp_missing()
+    if missing is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"the README's local-model commands must run in CI: {missing}")
+        pytest.skip(missing)
+    root = Path(__file__).resolve().parents[1]
+    venv = Path(sys.executable).parent.parent
+    script = readme_example("local-llm").replace(".venv/bin/", f"{venv}/bin/")
+    env = {**os.environ, "HYPERMNESIA_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "demo → namespace sam/default" in done.stdout
+    assert "S1" in done.stdout and "total" in done.stdout
+
+
+def test_eval_runs_the_agents_in_llm_mode_and_scores_answers(tmp_path: Path) -> None:
+    """`app.py eval --llm … --api-base …` on one small conversation: Hypermnesia's ingest makes
+    LLM calls (the agents are in LLM mode), every question is answered and judged, and the
+    deterministic ingest of the same folder is not reused for it."""
+    import json
+    import subprocess
+    import sys
+
+    missing = llama_cpp_missing()
+    if missing is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"the LLM-mode evaluation must run in CI: {missing}")
+        pytest.skip(missing)
+    root = Path(__file__).resolve().parents[1]
+    data = tmp_path / "one_session.json"  # the small file's first session and two questions
+    (first, *_) = json.loads((root / "tests" / "data" / "locomo_small.json").read_text())
+    talk = first["conversation"]
+    kept = {k: v for k, v in talk.items() if k.startswith(("speaker", "session_1"))}
+    asked = [q for q in first["qa"] if all(e.startswith("D1:") for e in q["evidence"])][:2]
+    data.write_text(json.dumps([{**first, "conversation": kept, "qa": asked}]))
+    out = tmp_path / "eval"
+    base = [sys.executable, str(root / "app.py"), "eval", "--data", str(data), "--out", str(out)]
+    base += ["--systems", "hypermnesia", "--limit-conversations", "1", "--workers", "1"]
+    env = {**os.environ, "HYPERMNESIA_EMBEDDER": "fake"}
+    env.pop("HYPERMNESIA_LLM_MODEL", None)
+    plain = subprocess.run(base, env=env, capture_output=True, text=True, timeout=600)
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    with llama_server(n_ctx=2048) as api_base:
+        command = [*base, "--budgets", "1000", "--llm", f"openai/{MODEL_ALIAS}"]
+        done = subprocess.run(
+            [*command, "--api-base", api_base],
+            env=env, capture_output=True, text=True, timeout=1500,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    system = results["systems"]["hypermnesia"]
+    assert system["ingest"]["llm_calls"] > 0  # written in LLM mode, not the reused plain ingest
+    answers = system["answers"]
+    assert answers["answered"] + answers["errors"] == results["questions"] > 0
+    assert results["answer_model"]["model"] == f"openai/{MODEL_ALIAS}"

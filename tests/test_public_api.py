@@ -33,6 +33,10 @@ EXPECTED = {
     },
     "agents": {
         "RECIPES",
+        "ROUTE_ACTIONS",
+        "HandSetPolicy",
+        "Policy",
+        "RouteAction",
         "Candidate",
         "Decision",
         "Evidence",

@@ -218,6 +218,22 @@ def test_spread_passes_a_share_to_neighbouring_turns(view: NamespaceView) -> Non
     assert spread[1]["sources"] == ["context"]
 
 
+def test_only_the_strongest_neighbour_counts(view: NamespaceView) -> None:
+    """A turn between two middling matches does not outrank a turn beside the strong one."""
+    first, second, third, fourth = _ids(
+        view,
+        "I adopted a beagle named Biscuit.",
+        "What a lovely dog! Where did you find him?",
+        "At the shelter on Elm Street.",
+        "I went hiking in the Rockies last weekend.",
+    )
+    ranked = [_c(first, 0.5), _c(second, 0.4), _c(third, 0.5), _c(fourth, 0.4)]
+    spread = {x["unit_id"]: x["score"] for x in spread_to_neighbours(ranked, view, 0.3)}
+    assert spread[second] == pytest.approx(0.4 + 0.15)  # not 0.4 + 0.15 + 0.15
+    assert spread[fourth] == pytest.approx(0.4 + 0.15)
+    assert spread[first] == pytest.approx(0.5 + 0.12)
+
+
 def test_named_speakers_are_favoured(view: NamespaceView) -> None:
     sam, maya = _ids(
         view, "I adopted a beagle named Biscuit.", "What a lovely dog! Where did you find him?"
@@ -243,10 +259,11 @@ def test_decay_decides_where_a_refinement_lands() -> None:
     assert appended == ["a", "b", "c", "x", "y"]
 
 
-def test_a_unit_found_by_both_passes_rises_and_keeps_both_sources() -> None:
-    merged = merge_passes([[_c("a", 1), _c("b", 1, "dense")], [_c("b", 1, "graph")]], 0.95)
-    assert merged[0]["unit_id"] == "b"
-    assert merged[0]["sources"] == ["dense", "graph"]
+def test_a_unit_found_by_both_passes_keeps_its_best_place_and_both_sources() -> None:
+    first = [_c("a", 1), _c("b", 1, "dense"), _c("c", 1)]
+    merged = merge_passes([first, [_c("c", 1, "graph"), _c("x", 1, "graph")]], 0.95)
+    assert [c["unit_id"] for c in merged] == ["a", "c", "b", "x"]  # c: the head of pass two
+    assert merged[1]["sources"] == ["dense", "graph"]
 
 
 # -- pack ---------------------------------------------------------------------------------------
@@ -322,6 +339,22 @@ def test_graph_hits_walk_from_named_entities(store: MemoryStore) -> None:
         store, NS, view, entities=["Nobody"], spans=[], seeds=[], recipe=get_recipe("full")
     )
     assert nowhere == []
+
+
+def test_a_limited_walk_is_the_head_of_the_full_ranking_ties_included(
+    store: MemoryStore,
+) -> None:
+    twins = [
+        make_unit(
+            NS, Granularity.FACT, f"Maya note {i}.", provenance=[f"D3:{i}"], entities=("Maya",)
+        )
+        for i in range(5)
+    ]  # equal scores from a walk that starts at Maya
+    store.add_units(NS, twins)
+    full = store.related(NS, entities=["Maya"])
+    assert len({score for _, score in full}) < len(full)  # ties exist
+    for limit in range(1, len(full) + 2):
+        assert store.related(NS, entities=["Maya"], limit=limit) == full[:limit]
 
 
 def test_a_pass_uses_exactly_the_sources_the_recipe_enables(store: MemoryStore) -> None:

@@ -1,5 +1,5 @@
-"""Tenant isolation across every route and MCP tool: whatever one key does, it never reads,
-deletes or traces another tenant's data.
+"""Tenant isolation across every route, MCP tool and trace viewer page: whatever one key does, it
+never reads, deletes or traces another tenant's data.
 
 Both tenants remember the same sentences (so shared content cannot hide a leak behind shared ids),
 the victim also a secret; then random sequences of the attacker's calls — REST and MCP, aimed at
@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from graphs.service.auth import KEY_COOKIE
 from tests.service_server import Service
 
 pytestmark = pytest.mark.slow
@@ -51,7 +52,9 @@ def _victim_state(svc: Service, units: set[str], runs: set[str]) -> Any:
     h = svc.headers(VICTIM)
     histories = {u: httpx.get(f"{svc.url}/v1/units/{u}/history", headers=h).json() for u in units}
     traces = {r: httpx.get(f"{svc.url}/v1/runs/{r}", headers=h).status_code for r in runs}
-    return histories, traces
+    listed = httpx.get(f"{svc.url}/v1/runs", params={"limit": 1000}, headers=h).json()["runs"]
+    reads = sorted(r["run_id"] for r in listed if r["graph"] == "read")
+    return histories, traces, reads
 
 
 async def _mcp(svc: Service, tool: str, args: dict[str, Any]) -> Any:
@@ -104,6 +107,31 @@ def _check_mcp(svc: Service, op: str, arg: Any, victim: tuple[set[str], set[str]
         assert not {r["run_id"] for r in out.structured_content["runs"]} & runs
 
 
+def _check_ui(svc: Service, op: str, arg: Any, victim: tuple[set[str], set[str]]) -> None:
+    """The trace viewer's pages, with the attacker's key in the browser cookie."""
+    units, runs = victim
+    cookies = {KEY_COOKIE: svc.keys[ATTACKER]}
+    bob = f"{VICTIM}/default"
+    urls = {
+        "ui_runs": ("/ui/", {"ns": bob, "q": "combination"}),
+        "ui_run": (f"/ui/runs/{arg}", {}),
+        "ui_replay": (f"/ui/runs/{arg}/replay", {"recipe": "no-graph"}),
+        "ui_unit": (f"/ui/units/{arg}", {"ns": bob}),
+        "ui_graph": ("/ui/graph", {"unit": arg, "ns": bob, "hops": 2}),
+        "ui_entity": ("/ui/graph", {"entity": arg, "ns": bob, "hops": 2}),
+    }
+    path, params = urls[op]
+    r = httpx.get(f"{svc.url}{path}", params=params, cookies=cookies, timeout=120)
+    assert bob not in r.text
+    assert op == "ui_runs" or "4-8-15" not in r.text  # the attacker may ask about it himself
+    shown = r.text.replace(str(arg), "")  # the id asked for may be echoed ("no trace run 'x'")
+    assert not any(u[:14] in shown for u in units) and not any(x in shown for x in runs)
+    if op in ("ui_run", "ui_replay", "ui_unit", "ui_graph"):
+        assert r.status_code == 404
+    else:
+        assert r.status_code in (200, 404)
+
+
 @pytest.mark.parametrize("service", ["keyed_service", "pg_keyed_service"])
 def test_no_call_of_one_key_touches_another_tenant(
     request: pytest.FixtureRequest, service: str
@@ -125,6 +153,12 @@ def test_no_call_of_one_key_touches_another_tenant(
             st.tuples(st.just("mcp_forget"), st.sampled_from(unit_ids)),
             st.tuples(st.just("mcp_history"), st.sampled_from(unit_ids)),
             st.tuples(st.just("mcp_runs"), st.none()),
+            st.tuples(st.just("ui_runs"), st.none()),
+            st.tuples(st.just("ui_run"), st.sampled_from(run_ids)),
+            st.tuples(st.just("ui_replay"), st.sampled_from(run_ids)),
+            st.tuples(st.just("ui_unit"), st.sampled_from(unit_ids)),
+            st.tuples(st.just("ui_graph"), st.sampled_from(unit_ids)),
+            st.tuples(st.just("ui_entity"), st.sampled_from(["Maya", "Biscuit", "Bob"])),
         ),
         min_size=1,
         max_size=6,
@@ -136,6 +170,8 @@ def test_no_call_of_one_key_touches_another_tenant(
         for op, arg in sequence:
             if op.startswith("mcp_"):
                 _check_mcp(svc, op, arg, victim)
+            elif op.startswith("ui_"):
+                _check_ui(svc, op, arg, victim)
             else:
                 _check_rest(svc, op, arg, victim)
         assert _victim_state(svc, *victim) == before

@@ -1,9 +1,11 @@
 """The retriever's read path as typed stages, each a small function with tests of its own.
 
-analyse (:mod:`.analyse`) → candidates per source (:mod:`.sources`) → route (:mod:`.route`) →
-fuse and adjust (:mod:`.fuse`) → merge the passes of a run (:mod:`.iterations`) → pack into the
-token budget (:mod:`.pack`). :mod:`.pipeline` runs one pass's stages in order; the namespace view
-(:mod:`.view`) holds what they read besides the store; :mod:`.types` names what they pass on.
+analyse (:mod:`.analyse`) → the run policy's routing decision on the query's features
+(:mod:`.decide`, :mod:`.features`) → candidates per source (:mod:`.sources`) → route
+(:mod:`.route`) → fuse and adjust (:mod:`.fuse`) → merge the passes of a run (:mod:`.iterations`)
+→ pack into the token budget (:mod:`.pack`). :mod:`.pipeline` runs one pass's stages in order;
+the namespace view (:mod:`.view`) holds what they read besides the store; :mod:`.types` names
+what they pass on.
 """
 
 from __future__ import annotations

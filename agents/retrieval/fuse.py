@@ -67,19 +67,25 @@ def boost_in_range(
 def spread_to_neighbours(
     candidates: Sequence[Candidate], view: NamespaceView, share: float
 ) -> list[Candidate]:
-    """Each turn passes ``share`` of its score to the turns around it, then all are re-ranked.
+    """Each turn gains ``share`` of its best-scoring neighbour's score, then all are re-ranked.
 
     In conversation the answer is often the turn after the one that matches the question (or the
     question before the answer that matches), so a turn next to a strong match is worth more.
-    A neighbour reached this way lists ``context`` among its sources.
+    Only the strongest neighbour counts: summing both would favour a turn for sitting between
+    two middling matches, which in a short session (where every turn scores alike) ranks turns by
+    position rather than by the question. A neighbour reached this way lists ``context`` among
+    its sources.
     """
     scores = {c["unit_id"]: c["score"] for c in candidates}
     sources = {c["unit_id"]: list(c["sources"]) for c in candidates}
+    gained: dict[str, float] = {}
     for c in candidates:
         for other in view.neighbours(c["unit_id"]):
-            scores[other] = scores.get(other, 0.0) + share * c["score"]
+            gained[other] = max(gained.get(other, 0.0), share * c["score"])
             if "context" not in sources.setdefault(other, []):
                 sources[other].append("context")
+    for uid, gain in gained.items():
+        scores[uid] = scores.get(uid, 0.0) + gain
     return _ranked(scores, sources)
 
 

@@ -1,11 +1,13 @@
 """Stage 6 of the read path: one ranking out of every pass so far.
 
 A refined query exists because the judge found the first pass lacking, so its finds must be able
-to reach the top instead of queueing behind everything found before. Passes are combined by
-weighted reciprocal-rank fusion with a small constant (``MERGE_K``), so that the heads of the
-passes compete: pass ``i`` weighs ``decay ** i``. With a decay near 1 the passes interleave
-(first of each, second of each…); with a small one a refinement only adds what the earlier passes
-ranked below it.
+to reach the top instead of queueing behind everything found before. Each unit takes its best
+weighted reciprocal rank over the passes, ``decay ** i / (MERGE_K + rank)`` for pass ``i``, so
+the heads of the passes compete: with a decay near 1 the passes interleave (first of each, second
+of each…); with a small one a refinement only adds what the earlier passes ranked below it. A
+unit found by several passes keeps its best place (summing instead lifted units that two passes
+ranked lower over the head of either; on the LoCoMo dev file that was 0.001 lower recall at 1000
+tokens).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def merge_passes(passes: Sequence[Sequence[Candidate]], decay: float) -> list[Ca
         weight = decay**i
         for rank, c in enumerate(ranking):
             uid = c["unit_id"]
-            scores[uid] = scores.get(uid, 0.0) + weight / (MERGE_K + rank)
+            scores[uid] = max(scores.get(uid, 0.0), weight / (MERGE_K + rank))
             sources[uid] = list(dict.fromkeys([*sources.get(uid, []), *c["sources"]]))
     ordered = sorted(scores.items(), key=lambda kv: -kv[1])
     return [Candidate(unit_id=uid, score=s, sources=sources[uid]) for uid, s in ordered]

@@ -15,10 +15,29 @@ from agents.retrieval.view import NamespaceView
 from agents.state import Candidate
 from memory.model import Granularity, MemoryUnit
 
-__all__ = ["MIN_ROOM", "pack"]
+__all__ = [
+    "BUDGET_SPENT",
+    "DUPLICATE",
+    "MIN_ROOM",
+    "NOT_CURRENT",
+    "OVER_BUDGET",
+    "PACKED",
+    "REPLACED",
+    "UPGRADED",
+    "pack",
+]
 
 MIN_ROOM = 8
 """Packing stops when fewer tokens than this are left."""
+
+# What packing did with a candidate (``pack(..., outcomes=...)`` records one per candidate read).
+PACKED = "packed"
+OVER_BUDGET = "skipped: over budget"
+BUDGET_SPENT = "not reached: budget spent"
+DUPLICATE = "skipped: duplicate provenance"
+UPGRADED = "upgraded its turn's fact to the whole turn"
+REPLACED = "replaced by its whole turn"
+NOT_CURRENT = "skipped: not current"
 
 
 def pack(
@@ -27,24 +46,38 @@ def pack(
     budget: int,
     *,
     dedupe_provenance: bool,
+    outcomes: dict[str, str] | None = None,
 ) -> list[Packed]:
-    """The units of ``ranked`` that fit ``budget`` tokens, in rank order."""
+    """The units of ``ranked`` that fit ``budget`` tokens, in rank order.
+
+    ``outcomes``, when given, receives what packing did with each candidate it read (unit id →
+    ``PACKED``, ``OVER_BUDGET``…), for the trace; candidates after the budget ran out are absent.
+    """
     packed: list[Packed] = []
     holder: dict[str, int] = {}  # source turn id -> index in packed of the unit representing it
     used = 0
+    seen = outcomes if outcomes is not None else {}
     for c in ranked:
         if budget - used < MIN_ROOM:
             break
         unit = view.units.get(c["unit_id"])
         if unit is None:
+            seen[c["unit_id"]] = NOT_CURRENT
             continue
         provenance = set(unit.provenance)
         if dedupe_provenance and provenance and provenance <= holder.keys():
+            before = packed[holder[min(provenance)]].unit.id
             used += _upgrade_to_turn(unit, packed, holder, view, budget - used)
+            upgraded = packed[holder[min(provenance)]].unit.id != before
+            seen[unit.id] = UPGRADED if upgraded else DUPLICATE
+            if upgraded:
+                seen[before] = REPLACED
             continue
         tokens = view.token_count(unit)
         if used + tokens > budget:
+            seen[unit.id] = OVER_BUDGET
             continue
+        seen[unit.id] = PACKED
         packed.append(Packed(unit=unit, score=c["score"], sources=c["sources"], tokens=tokens))
         for turn_id in provenance:
             holder.setdefault(turn_id, len(packed) - 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from agents.recipes import Recipe
+from agents.retrieval.current import prefer_current
 from agents.retrieval.fuse import boost_in_range, favour_speakers, fuse, spread_to_neighbours
 from agents.retrieval.route import route_weights
 from agents.retrieval.sources import MAX_SEED_HITS, dense_hits, graph_hits, lexical_hits
@@ -53,13 +54,21 @@ def rank_candidates(
     plan: QueryPlan,
     route: Mapping[str, float],
     recipe: Recipe,
+    *,
+    stages: dict[str, list[Candidate]] | None = None,
 ) -> list[Candidate]:
-    """The pass's ranking: fused, then dated units, neighbours and named speakers adjusted."""
-    ranked = fuse(lists, view.units, rrf_k=recipe.rrf_k, route=route)
-    ranked = boost_in_range(ranked, view.units, plan.spans)
+    """The pass's ranking: fused, then dated units, neighbours, named speakers and current
+    values of the attribute asked about adjusted.
+
+    ``stages``, when given, receives the ranking after each stage by name, for the trace."""
+    seen = stages if stages is not None else {}
+    ranked = seen["fused"] = fuse(lists, view.units, rrf_k=recipe.rrf_k, route=route)
+    ranked = seen["in range"] = boost_in_range(ranked, view.units, plan.spans)
     if recipe.context_share > 0:
-        ranked = spread_to_neighbours(ranked, view, recipe.context_share)
+        ranked = seen["context"] = spread_to_neighbours(ranked, view, recipe.context_share)
     named = {e.casefold() for e in plan.entities}
     if recipe.speaker_boost != 1.0 and named:
-        ranked = favour_speakers(ranked, view, named, recipe.speaker_boost)
+        ranked = seen["speaker"] = favour_speakers(ranked, view, named, recipe.speaker_boost)
+    if recipe.current_first and plan.current:
+        ranked = seen["current"] = prefer_current(ranked, plan.current)
     return ranked

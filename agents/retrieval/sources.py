@@ -54,11 +54,13 @@ def graph_hits(
     Seed hits weigh 1 / (1 + rank); only current units of the allowed granularities are kept.
     """
     seed_units = {h.unit_id: 1.0 / (1 + rank) for rank, h in enumerate(seeds)}
-    ranked = store.related(ns, entities=entities, days=day_range(spans), seed_units=seed_units)
+    ranked = store.related(
+        ns, entities=entities, days=day_range(spans), seed_units=seed_units, limit=recipe.pool
+    )
     allowed = recipe.granularities
     kept = [
         Hit(uid, score)
-        for uid, score in ranked[: recipe.pool]
+        for uid, score in ranked
         if uid in view.units and view.units[uid].granularity in allowed
     ]
     return kept

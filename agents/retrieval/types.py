@@ -45,6 +45,9 @@ class QueryPlan:
     calls: list[LLMCall] = field(default_factory=list)
     fallback: str | None = None
     """Why the LLM query analysis fell back to the deterministic one, when it did."""
+    current: frozenset[str] = frozenset()
+    """Current facts holding the attribute a present-tense question asks about
+    (:mod:`agents.retrieval.current`)."""
 
 
 @dataclass(frozen=True)

@@ -66,3 +66,16 @@ def bench_store(
     from evals.bench.store import run_store_bench
 
     run_store_bench(n=n, json_out=json_out)
+
+
+@app.command("viewer")
+def bench_viewer(
+    candidates: int = typer.Option(200, help="Explained candidates per retrieval pass."),
+    passes: int = typer.Option(1, help="Retrieval passes (steps) in the run."),
+    repeat: int = typer.Option(10, help="Timed page loads."),
+    json_out: bool = _JSON,
+) -> None:
+    """The trace viewer's page of one large read run: how long it takes to render."""
+    from evals.bench.viewer import run_viewer_bench
+
+    run_viewer_bench(candidates=candidates, passes=passes, repeat=repeat, json_out=json_out)

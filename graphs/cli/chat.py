@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.panel import Panel
 
-from graphs.cli.render import evidence_table, out
+from graphs.cli.render import evidence_table, out, warn_fallbacks
 
 if TYPE_CHECKING:
     from graphs import Hypermnesia
@@ -49,13 +49,15 @@ def chat_turns(ns: Namespace, text: str, answer: str | None) -> list[Turn]:
 
 def _exchange(hm: Hypermnesia, ns: Namespace, text: str, budget: int) -> None:
     result = hm.recall(ns, text, budget=budget)
+    warn_fallbacks("recall", result.fallbacks)
     answer = hm.answer(ns, text, result)
     if answer:
         out.print(f"[bold green]assistant>[/] {escape(answer)}")
     else:
         title = "no LLM configured: the evidence it would answer from"
         out.print(evidence_table(result, title=title))
-    hm.remember(ns, chat_turns(ns, text, answer), session_end=False)
+    written = hm.remember(ns, chat_turns(ns, text, answer), session_end=False)
+    warn_fallbacks("remember", written.fallbacks)
 
 
 def chat_loop(hm: Hypermnesia, ns: Namespace, budget: int) -> int:

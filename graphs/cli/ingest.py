@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from graphs.cli.engine import namespace
-from graphs.cli.render import err, out, print_json
+from graphs.cli.render import err, out, print_json, warn_fallbacks
 from memory.conversations import ConversationSessions, load_conversation_file, select_conversations
 from memory.errors import InvalidInputError
 
@@ -40,6 +40,8 @@ class SessionReport:
     turns: int
     run_id: str
     decisions: Counter[str]
+    fallbacks: int = 0
+    """LLM steps of the run that fell back to the deterministic agent."""
 
 
 @dataclass
@@ -60,6 +62,7 @@ class IngestReport:
             "turns": sum(s.turns for s in self.sessions),
             "decisions": dict(total),
             "run_ids": [s.run_id for s in self.sessions],
+            "llm_fallbacks": sum(s.fallbacks for s in self.sessions),
         }
 
 
@@ -116,9 +119,16 @@ def ingest(
             for session in conv.sessions:
                 progress.update(task, description=f"{ns.user_id} · {session.session_id}")
                 result = hm.remember(ns, session.turns, session_end=True)
+                warn_fallbacks(f"{ns.user_id} · {session.session_id}", result.fallbacks)
                 decisions = Counter[str](d.decision for d in result.decisions)
                 report.sessions.append(
-                    SessionReport(session.session_id, len(session.turns), result.run_id, decisions)
+                    SessionReport(
+                        session.session_id,
+                        len(session.turns),
+                        result.run_id,
+                        decisions,
+                        len(result.fallbacks),
+                    )
                 )
                 progress.advance(task, len(session.turns))
             reports.append(report)

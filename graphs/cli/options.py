@@ -17,7 +17,7 @@ def _nonblank_question(value: str) -> str:
 
 HELP = (
     "Hypermnesia command line: ingest, recall, chat, forget, history, reflect, traces, export, "
-    "import, demo, serve, mcp, bench, eval."
+    "import, demo, serve, mcp, bench, eval, poisoning."
 )
 USER = typer.Option(..., "--user", "-u", help="User id of the namespace.")
 AGENT = typer.Option("default", "--agent", "-a", help="Agent id of the namespace.")
@@ -56,3 +56,6 @@ SYSTEMS = typer.Option(
 )
 WORKERS = typer.Option(2, help="Worker processes (one conversation per task).")
 LIMIT = typer.Option(None, help="Only the first N conversations.")
+POLICY = typer.Option(
+    None, "--policy", help="A trained router (POLICY.json): adds system hypermnesia-learned."
+)

@@ -37,11 +37,25 @@ __all__ = [
     "stats_table",
     "summary",
     "units_table",
+    "warn_fallbacks",
     "when",
 ]
 
 out = Console()
 err = Console(stderr=True)
+
+
+def warn_fallbacks(where: str, fallbacks: Sequence[str]) -> None:
+    """One yellow line on stderr when LLM steps fell back to the deterministic agents: how many,
+    and their distinct reasons (the trace has each in full)."""
+    if not fallbacks:
+        return
+    reasons = "; ".join(shorten(r, 160) for r in dict.fromkeys(fallbacks))
+    err.print(
+        f"[yellow]warning:[/] {escape(where)}: {len(fallbacks)} LLM step(s) fell back to the "
+        f"deterministic agent: {escape(reasons)}",
+        soft_wrap=True,
+    )
 
 
 def print_json(value: Any) -> None:
@@ -121,6 +135,7 @@ def recall_summary(result: RecallResult, budget: int) -> str:
 
 
 def show_recall(result: RecallResult, budget: int, *, json_out: bool) -> None:
+    warn_fallbacks(f"recall {result.run_id}", result.fallbacks)
     if json_out:
         print_json(result.model_dump(mode="json"))
         return

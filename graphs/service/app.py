@@ -1,8 +1,8 @@
-"""``create_app``: the one FastAPI application — REST under ``/v1``, MCP at ``/mcp``, ``/healthz``.
+"""``create_app``: the one FastAPI application — REST under ``/v1``, MCP at ``/mcp``, the trace
+viewer under ``/ui/`` (:mod:`graphs.service.viewer`), ``/healthz``.
 
-The engine and the key ring live in ``app.state`` (``engine``, ``keys``); another router (a trace
-viewer at ``/ui/``, say) can be included on the returned app and ask who is calling with
-``Depends(graphs.service.auth.caller)``, like the REST routes do.
+The engine and the key ring live in ``app.state`` (``engine``, ``keys``); every router on the app
+asks who is calling with ``Depends(graphs.service.auth.caller)``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from graphs.aio import AsyncHypermnesia
 from graphs.service.auth import KeyRing, keyring_from_env
 from graphs.service.mcp import MCP_PATH, build_mcp, http_tenancy, mcp_http_app
 from graphs.service.rest import add_error_handlers, router
+from graphs.service.viewer import add_viewer
 from memory.settings import Settings
 
 __all__ = ["HOST_ENV", "create_app", "create_app_from_env"]
@@ -69,6 +70,7 @@ def create_app(
     app.state.engine = engine
     app.state.keys = keys
     app.include_router(router)
+    add_viewer(app)
     app.router.routes.append(Route(MCP_PATH, mcp_app))
     add_error_handlers(app)
     if keys is not None:

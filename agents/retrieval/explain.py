@@ -1,0 +1,79 @@
+"""The trace's account of one retrieval pass, candidate by candidate.
+
+For the head of the merged ranking it keeps where each source ranked a candidate in this pass (and
+with what score), the router's weight of its granularity, its score after each ranking stage, its
+score in the merged ranking, and what packing did with it. Everything here was computed by the
+stages already (:func:`~agents.retrieval.pipeline.rank_candidates` and
+:func:`~agents.retrieval.pack.pack` record it when asked); this module only arranges it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from agents.retrieval.pack import BUDGET_SPENT, PACKED, REPLACED
+from agents.retrieval.types import Packed, SourceHits
+from agents.state import Candidate
+from memory.model import MemoryUnit
+from memory.traces import CandidateTrace
+
+__all__ = ["MAX_EXPLAINED", "explain_candidates"]
+
+MAX_EXPLAINED = 200
+"""Candidates explained per pass (the head of the merged ranking, plus any packed beyond it)."""
+_DIGITS = 6
+
+
+def explain_candidates(
+    merged: Sequence[Candidate],
+    lists: Sequence[SourceHits],
+    stages: Mapping[str, Sequence[Candidate]],
+    route: Mapping[str, float],
+    units: Mapping[str, MemoryUnit],
+    outcomes: Mapping[str, str],
+    packed: Sequence[Packed],
+    *,
+    limit: int = MAX_EXPLAINED,
+) -> list[CandidateTrace]:
+    """One :class:`CandidateTrace` per candidate of ``merged`` among the first ``limit`` (and
+    every packed one), in ranking order."""
+    found = _source_positions(lists)
+    scored = {name: {c["unit_id"]: c["score"] for c in ranking} for name, ranking in stages.items()}
+    in_pack = {p.unit.id for p in packed}
+    out: list[CandidateTrace] = []
+    for rank, c in enumerate(merged, start=1):
+        uid = c["unit_id"]
+        if rank > limit and uid not in in_pack:
+            continue
+        unit = units.get(uid)
+        weight = route.get(unit.granularity.value, 1.0) if route and unit is not None else None
+        out.append(
+            CandidateTrace(
+                unit_id=uid,
+                rank=rank,
+                score=round(c["score"], _DIGITS),
+                source_ranks={s: r for s, (r, _) in found.get(uid, {}).items()},
+                source_scores={s: round(v, _DIGITS) for s, (_, v) in found.get(uid, {}).items()},
+                weight=None if weight is None else round(weight, _DIGITS),
+                stages={n: round(s[uid], _DIGITS) for n, s in scored.items() if uid in s},
+                outcome=_outcome(uid, outcomes, in_pack),
+            )
+        )
+    return out
+
+
+def _source_positions(lists: Sequence[SourceHits]) -> dict[str, dict[str, tuple[int, float]]]:
+    """Unit id → source → (1-based rank, the source's score), the first time a source lists it."""
+    found: dict[str, dict[str, tuple[int, float]]] = {}
+    for source in lists:
+        for rank, (uid, score) in enumerate(source.hits, start=1):
+            found.setdefault(uid, {}).setdefault(source.name, (rank, score))
+    return found
+
+
+def _outcome(uid: str, outcomes: Mapping[str, str], in_pack: set[str]) -> str:
+    """What packing did; a unit packed in the end (a turn that replaced its fact) says packed."""
+    said = outcomes.get(uid, BUDGET_SPENT)
+    if uid in in_pack and said != REPLACED:
+        return PACKED
+    return said
