@@ -16,7 +16,7 @@ is never touched, so nothing is applied twice at the same time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from memory.journal import Intent, JournalOp, PendingWrite
     from memory.model import Hyperedge, Namespace, Turn, Vertex, VertexKind
     from memory.settings import Settings
-    from memory.traces import TraceRun, TraceStep
+    from memory.traces import RunTotals, TraceRun, TraceStep
 
 __all__ = [
     "ChangeFeed",
@@ -178,7 +178,7 @@ class GraphStore(Protocol):
 
 
 class TraceLog(Protocol):
-    """Append-only runs and their steps."""
+    """Append-only runs and their steps, and the trace viewer's queries over them."""
 
     def start(self, run_id: str, graph: str, namespace: str, inputs: dict[str, Any]) -> None: ...
 
@@ -187,6 +187,27 @@ class TraceLog(Protocol):
     def finish(self, run_id: str, status: str, outputs: dict[str, Any]) -> None: ...
 
     def list_runs(self, namespace: str | None = None, limit: int = 20) -> list[TraceRun]: ...
+
+    def find_runs(
+        self,
+        namespaces: Collection[str] | None = None,
+        *,
+        graph: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        text: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[TraceRun]: ...
+
+    def runs_with_unit(
+        self, namespace: str, unit_id: str, *, limit: int = 50
+    ) -> list[tuple[TraceRun, bool]]: ...
+
+    def namespaces(self) -> list[str]: ...
+
+    def totals(self, run_ids: Sequence[str]) -> dict[str, RunTotals]: ...
 
     def get(self, run_id: str) -> TraceRun: ...
 

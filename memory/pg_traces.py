@@ -1,16 +1,22 @@
 """The trace store in PostgreSQL: the same contract as :class:`memory.traces.TraceStore`, its runs
-and steps in the ``trace_*`` tables every worker shares, so any worker shows any run."""
+and steps in the ``trace_*`` tables every worker shares, so any worker shows any run.
+
+Steps are stored as JSON text; the viewer's queries (totals, the runs naming a unit) read them as
+``jsonb`` on the server, as the SQLite store reads them with ``json_each``. Times are ISO 8601 text
+in UTC, compared byte-wise (``COLLATE "C"``), so their order is the order of the times.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from memory.errors import UnitNotFoundError
 from memory.model import utcnow
 from memory.postgres import Cursor, PgDatabase
-from memory.traces import TraceRun, TraceStep, _run
+from memory.traces import RunTotals, TraceRun, TraceStep, _run, _utc
 
 __all__ = ["PgTraceStore"]
 
@@ -67,6 +73,67 @@ class PgTraceStore:
             ).fetchall()
         )
         return [_run(r) for r in rows]
+
+    def find_runs(
+        self,
+        namespaces: Collection[str] | None = None,
+        *,
+        graph: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        text: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[TraceRun]:
+        """Runs of ``namespaces`` (None: every one), most recent first, without their steps,
+        that match every filter given; ``text`` is looked for in the question, ignoring case as
+        the server's ``lower()`` does (ASCII letters only under the C locale)."""
+        where, args = _run_filters(namespaces, graph, status, since, until, text)
+        rows = self._db.tx(
+            lambda cur: cur.execute(
+                f"SELECT {_RUN_COLUMNS} FROM trace_runs{where} "
+                'ORDER BY started_at COLLATE "C" DESC, seq DESC LIMIT %s OFFSET %s',
+                (*args, limit, offset),
+            ).fetchall()
+        )
+        return [_run(r) for r in rows]
+
+    def runs_with_unit(
+        self, namespace: str, unit_id: str, *, limit: int = 50
+    ) -> list[tuple[TraceRun, bool]]:
+        """The most recent runs of ``namespace`` whose steps name ``unit_id`` (written, judged,
+        packed or only ranked), each with whether a retriever step packed it."""
+        rows = self._db.tx(
+            lambda cur: cur.execute(_WITH_UNIT, (unit_id, namespace, unit_id, limit)).fetchall()
+        )
+        return [(_run(r[:-1]), bool(r[-1])) for r in rows]
+
+    def namespaces(self) -> list[str]:
+        """Every namespace with a recorded run, sorted (byte-wise, as SQLite sorts them)."""
+        rows = self._db.tx(
+            lambda cur: cur.execute(
+                'SELECT ns FROM (SELECT DISTINCT ns FROM trace_runs) d ORDER BY ns COLLATE "C"'
+            ).fetchall()
+        )
+        return [r[0] for r in rows]
+
+    def totals(self, run_ids: Sequence[str]) -> dict[str, RunTotals]:
+        """Steps, LLM calls, tokens, cost and fallbacks of each run, added up on the server."""
+        found = {run_id: RunTotals() for run_id in run_ids}
+        if not found:
+            return found
+        rows = self._db.tx(lambda cur: cur.execute(_TOTALS, (list(found),)).fetchall())
+        for run_id, steps, fallbacks, calls, tokens_in, tokens_out, cost, unknown in rows:
+            found[run_id] = RunTotals(
+                steps=int(steps),
+                fallbacks=int(fallbacks),
+                llm_calls=int(calls or 0),
+                input_tokens=int(tokens_in or 0),
+                output_tokens=int(tokens_out or 0),
+                cost_usd=None if unknown else float(cost or 0.0),
+            )
+        return found
 
     def get(self, run_id: str) -> TraceRun:
         def run(cur: Cursor) -> tuple[Any, list[Any]]:
@@ -129,3 +196,61 @@ class PgTraceStore:
 
     def close(self) -> None:
         self._db.release()
+
+
+_TOTALS = """
+SELECT run_id, count(*), count(*) FILTER (WHERE fallback), sum(calls), sum(tokens_in),
+       sum(tokens_out), sum(cost), sum(unknown)
+FROM (
+    SELECT s.run_id AS run_id, (s.payload::jsonb ->> 'fallback') IS NOT NULL AS fallback,
+           count(j.value) AS calls,
+           sum((j.value ->> 'input_tokens')::bigint) AS tokens_in,
+           sum((j.value ->> 'output_tokens')::bigint) AS tokens_out,
+           sum((j.value ->> 'cost_usd')::float8) AS cost,
+           count(j.value) FILTER (WHERE j.value ->> 'cost_usd' IS NULL) AS unknown
+    FROM trace_steps s
+    LEFT JOIN LATERAL jsonb_array_elements(s.payload::jsonb -> 'llm_calls') j(value) ON true
+    WHERE s.run_id = ANY(%s) GROUP BY s.run_id, s.seq
+) t
+GROUP BY run_id
+"""
+_WITH_UNIT = f"""
+SELECT {", ".join("r." + c for c in _RUN_COLUMNS.split(", "))}, EXISTS (
+    SELECT 1 FROM trace_steps p, jsonb_array_elements(p.payload::jsonb -> 'retrieved') j(value)
+    WHERE p.run_id = r.run_id AND j.value ->> 0 = %s
+)
+FROM trace_runs r
+WHERE r.ns = %s
+  AND EXISTS (SELECT 1 FROM trace_steps s WHERE s.run_id = r.run_id AND strpos(s.payload, %s) > 0)
+ORDER BY r.started_at COLLATE "C" DESC, r.seq DESC LIMIT %s
+"""
+
+
+def _run_filters(
+    namespaces: Collection[str] | None,
+    graph: str | None,
+    status: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    text: str | None,
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (with its leading space) and arguments of :meth:`PgTraceStore.find_runs`."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if namespaces is not None:
+        clauses.append("ns = ANY(%s)")
+        args.append(sorted(namespaces))
+    for column, value in (("graph", graph), ("status", status)):
+        if value:
+            clauses.append(f"{column} = %s")
+            args.append(value)
+    if since is not None:
+        clauses.append('started_at COLLATE "C" >= %s')
+        args.append(_utc(since))
+    if until is not None:
+        clauses.append('started_at COLLATE "C" <= %s')
+        args.append(_utc(until))
+    if text:
+        clauses.append("strpos(lower(input::jsonb ->> 'question'), lower(%s)) > 0")
+        args.append(text)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args

@@ -1,12 +1,18 @@
 """The trace store's queries behind the viewer: filtered and paged run lists, totals of the LLM
-calls, the runs naming a unit; on hand-made runs whose answers are known."""
+calls, the runs naming a unit; on hand-made runs whose answers are known, in SQLite and in
+PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from memory.traces import CandidateTrace, LLMCallTrace, TraceStep, TraceStore
+import pytest
+
+from memory.backends import TraceLog, open_trace_store
+from memory.settings import Settings
+from memory.traces import CandidateTrace, LLMCallTrace, TraceStep
 
 
 def _call(tokens: int, cost: float | None) -> LLMCallTrace:
@@ -22,8 +28,18 @@ def _call(tokens: int, cost: float | None) -> LLMCallTrace:
     )
 
 
-def _store(tmp_path: Path) -> TraceStore:
-    store = TraceStore(tmp_path / "traces.db")
+@pytest.fixture
+def store(tmp_path: Path, deployment: Settings) -> Iterator[TraceLog]:
+    """The three runs below in the deployment's trace store."""
+    traces = open_trace_store(tmp_path, deployment)
+    try:
+        _record(traces)
+        yield traces
+    finally:
+        traces.close()
+
+
+def _record(store: TraceLog) -> None:
     store.start("r1", "read", "sam/default", {"question": "Where does MAYA work?"})
     store.append(
         "r1",
@@ -43,12 +59,9 @@ def _store(tmp_path: Path) -> TraceStore:
     store.start("r3", "read", "max/bot", {"question": "Where is the key?"})
     store.append("r3", [TraceStep(agent="judge", decision="d", reason="r",
                                   llm_calls=[_call(3, None)])])  # fmt: skip
-    return store
 
 
-def test_runs_are_filtered_by_namespace_graph_status_text_and_time(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-
+def test_runs_are_filtered_by_namespace_graph_status_text_and_time(store: TraceLog) -> None:
     def ids(**kw: object) -> list[str]:
         return [r.run_id for r in store.find_runs(**kw)]  # type: ignore[arg-type]
 
@@ -63,8 +76,8 @@ def test_runs_are_filtered_by_namespace_graph_status_text_and_time(tmp_path: Pat
     assert store.namespaces() == ["max/bot", "sam/default"]
 
 
-def test_totals_add_up_calls_tokens_cost_and_fallbacks(tmp_path: Path) -> None:
-    totals = _store(tmp_path).totals(["r1", "r2", "r3", "r-none"])
+def test_totals_add_up_calls_tokens_cost_and_fallbacks(store: TraceLog) -> None:
+    totals = store.totals(["r1", "r2", "r3", "r-none"])
     r1 = totals["r1"]
     assert (r1.steps, r1.llm_calls, r1.input_tokens, r1.output_tokens) == (2, 3, 22, 3)
     assert r1.cost_usd == 1.75 and r1.fallbacks == 1 and r1.tokens == 25
@@ -73,8 +86,7 @@ def test_totals_add_up_calls_tokens_cost_and_fallbacks(tmp_path: Path) -> None:
     assert totals["r-none"].steps == 0
 
 
-def test_the_runs_naming_a_unit_say_whether_they_packed_it(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+def test_the_runs_naming_a_unit_say_whether_they_packed_it(store: TraceLog) -> None:
     packed = store.runs_with_unit("sam/default", "u-packed")
     assert [(r.run_id, p) for r, p in packed] == [("r2", False), ("r1", True)]
     assert [(r.run_id, p) for r, p in store.runs_with_unit("sam/default", "u-ranked")] == [

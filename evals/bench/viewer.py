@@ -27,10 +27,11 @@ from rich.table import Table
 from graphs.aio import AsyncHypermnesia
 from graphs.client import Hypermnesia
 from graphs.service import create_app
+from memory.backends import TraceLog
 from memory.embeddings import HashingEmbedder
 from memory.model import Namespace, Turn
 from memory.settings import Settings
-from memory.traces import CandidateTrace, LLMCallTrace, TraceStep, TraceStore
+from memory.traces import CandidateTrace, LLMCallTrace, TraceStep
 
 __all__ = ["record_large_run", "run_viewer_bench"]
 
@@ -40,7 +41,7 @@ _SESSION = 25
 
 
 def record_large_run(
-    traces: TraceStore,
+    traces: TraceLog,
     run_id: str,
     namespace: str,
     unit_ids: Sequence[str],
