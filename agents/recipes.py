@@ -44,6 +44,12 @@ class Recipe(BaseModel):
     """Represent each source turn once: skip a unit whose source turns are all packed already."""
     context_share: float = 0.3
     """Share of a turn's score passed to the turns just before and after it (0: off)."""
+    reply_share: float = 1.0
+    """A turn answering a question (the next turn, by someone else, after a turn that ends
+    asking) scores at least this share of the question's score (0: off)."""
+    question_keep: float = 0.85
+    """Score factor of a turn that ends asking a question someone answers next (1: off), so
+    the answer ranks before the question it answers."""
     speaker_boost: float = 1.25
     """Score factor for units spoken by a person the question names (1: off)."""
     current_first: bool = True
@@ -81,6 +87,9 @@ RECIPES: dict[str, Recipe] = {
     ),
     "no-dedupe": _FULL.model_copy(update={"name": "no-dedupe", "dedupe_provenance": False}),
     "no-context": _FULL.model_copy(update={"name": "no-context", "context_share": 0.0}),
+    "no-replies": _FULL.model_copy(
+        update={"name": "no-replies", "reply_share": 0.0, "question_keep": 1.0}
+    ),
     "no-speaker": _FULL.model_copy(update={"name": "no-speaker", "speaker_boost": 1.0}),
     "no-current": _FULL.model_copy(update={"name": "no-current", "current_first": False}),
     "with-recency": _FULL.model_copy(update={"name": "with-recency", "recency": 0.1}),

@@ -19,7 +19,13 @@ from agents.retrieval import (
     rank_candidates,
     search_sources,
 )
-from agents.retrieval.fuse import boost_in_range, favour_speakers, fuse, spread_to_neighbours
+from agents.retrieval.fuse import (
+    answers_before_questions,
+    boost_in_range,
+    favour_speakers,
+    fuse,
+    spread_to_neighbours,
+)
 from agents.retrieval.route import route_weights
 from agents.retrieval.sources import day_range, graph_hits
 from agents.retrieval.types import QueryPlan
@@ -232,6 +238,65 @@ def test_only_the_strongest_neighbour_counts(view: NamespaceView) -> None:
     assert spread[second] == pytest.approx(0.4 + 0.15)  # not 0.4 + 0.15 + 0.15
     assert spread[fourth] == pytest.approx(0.4 + 0.15)
     assert spread[first] == pytest.approx(0.5 + 0.12)
+
+
+def test_a_question_knows_its_reply_and_a_statement_has_none(view: NamespaceView) -> None:
+    first, second, third, fourth = _ids(
+        view,
+        "I adopted a beagle named Biscuit.",
+        "What a lovely dog! Where did you find him?",
+        "At the shelter on Elm Street.",
+        "I went hiking in the Rockies last weekend.",
+    )
+    assert view.reply_to(second) == third
+    assert [view.reply_to(u) for u in (first, third, fourth)] == [None, None, None]
+
+
+def test_a_reply_is_the_next_turn_by_someone_else() -> None:
+    pairs = [
+        _turn(1, "Sam", "Guess where I went? [shares a photo of a beach]"),
+        _turn(2, "Maya", "The coast! Are you going again?"),
+        _turn(3, "Maya", "I would come along."),
+        _turn(4, "Sam", "Where was it?"),
+    ]
+    view = build_view({u.id: u for _, u in pairs}, [t for t, _ in pairs])
+    photo, guess, more, last = (u.id for _, u in pairs)
+    assert view.reply_to(photo) == guess  # a trailing photo note does not hide the question
+    assert view.reply_to(guess) is None  # the same speaker goes on
+    assert view.reply_to(more) is None  # not a question
+    assert view.reply_to(last) is None  # nobody answered yet
+
+
+def test_the_answer_ranks_before_the_question_it_answers(view: NamespaceView) -> None:
+    second, third, fourth = _ids(
+        view,
+        "What a lovely dog! Where did you find him?",
+        "At the shelter on Elm Street.",
+        "I went hiking in the Rockies last weekend.",
+    )
+    ranked = [_c(second, 1.0), _c(fourth, 0.7), _c(third, 0.2)]
+    out = answers_before_questions(ranked, view, 1.0, 0.85)
+    assert [(x["unit_id"], x["score"]) for x in out] == [
+        (third, 1.0),
+        (second, 0.85),
+        (fourth, 0.7),
+    ]
+    assert out[0]["sources"] == ["dense", "reply"]
+
+
+def test_a_reply_gains_a_floor_not_a_bonus(view: NamespaceView) -> None:
+    """A reply already above its question keeps its score; statements are untouched."""
+    second, third, fourth = _ids(
+        view,
+        "What a lovely dog! Where did you find him?",
+        "At the shelter on Elm Street.",
+        "I went hiking in the Rockies last weekend.",
+    )
+    ranked = [_c(third, 0.9), _c(second, 0.5), _c(fourth, 0.4)]
+    out = {x["unit_id"]: x for x in answers_before_questions(ranked, view, 1.0, 0.85)}
+    assert out[third]["score"] == 0.9 and out[third]["sources"] == ["dense"]
+    assert out[second]["score"] == pytest.approx(0.425)
+    assert out[fourth]["score"] == 0.4
 
 
 def test_named_speakers_are_favoured(view: NamespaceView) -> None:

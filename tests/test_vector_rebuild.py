@@ -7,9 +7,11 @@ which must then open with every unit as it was (ids, texts, validity, links) and
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -104,13 +106,23 @@ def test_the_journal_replays_to_exactly_the_stored_units(
 def test_a_torn_index_is_rebuilt_on_open(
     ingested: tuple[Path, dict[str, str]], tmp_path: Path, fault: Callable[[Path], None]
 ) -> None:
+    """The torn copy is opened in a fresh process, as after a crash. In the process that built
+    the original folder, while another engine was open, the copy (same segment ids) was once
+    served the healthy index still held in memory instead of its own torn files."""
     root = tmp_path / "data"
     shutil.copytree(ingested[0], root)
     fault(root)
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        pool.submit(_reopen_torn, root, ingested[1]).result(timeout=300)
+
+
+def _reopen_torn(root: Path, before: dict[str, str]) -> None:
+    """Open a torn folder: one rebuild, every unit as it was, fresh embeddings; then healthy."""
     with _open(root) as hm:
         top = hm.recall(NS, "Where does Sam live now?").evidence[0]
         assert "Denver" in top.text
-        assert _units(hm.store) == ingested[1]
+        assert _units(hm.store) == before
         backend = hm.store._vectors.backend
         assert isinstance(backend, RebuildingBackend) and backend.rebuilds == 1
         for ns in (NS, FILLER):
@@ -120,7 +132,7 @@ def test_a_torn_index_is_rebuilt_on_open(
             assert np.allclose(stored, HashingEmbedder().embed(texts), atol=1e-6)
     assert not (root / REBUILD_MARKER).exists()
     with _open(root) as hm:  # the rebuilt folder is healthy: no second rebuild
-        assert _units(hm.store) == ingested[1]
+        assert _units(hm.store) == before
         assert hm.store._vectors.backend.rebuilds == 0  # type: ignore[attr-defined]
 
 

@@ -15,7 +15,14 @@ from agents.retrieval.view import NamespaceView
 from agents.state import Candidate
 from memory.model import MemoryUnit
 
-__all__ = ["IN_RANGE_BOOST", "boost_in_range", "favour_speakers", "fuse", "spread_to_neighbours"]
+__all__ = [
+    "IN_RANGE_BOOST",
+    "answers_before_questions",
+    "boost_in_range",
+    "favour_speakers",
+    "fuse",
+    "spread_to_neighbours",
+]
 
 IN_RANGE_BOOST = 1.3
 """Score factor of a unit whose event day lies inside a span the question names."""
@@ -86,6 +93,37 @@ def spread_to_neighbours(
                 sources[other].append("context")
     for uid, gain in gained.items():
         scores[uid] = scores.get(uid, 0.0) + gain
+    return _ranked(scores, sources)
+
+
+def answers_before_questions(
+    candidates: Sequence[Candidate], view: NamespaceView, reply_share: float, question_keep: float
+) -> list[Candidate]:
+    """A reply scores at least ``reply_share`` of the question it answers, which keeps
+    ``question_keep`` of its own score; then all are re-ranked.
+
+    A turn that ends asking something matches a question about the same thing, but the answer
+    is in the reply (the next turn, said by someone else): "What inspired you to write it?" is
+    followed by what did.
+
+    A floor rather than a share added on top, so that a reply never gains more than its question
+    is worth: in a short session every turn scores alike, and adding would lift every reply
+    above every statement. A reply lifted this way lists ``reply`` among its sources. (Sparing
+    turns that mostly tell something and only end asking was tried: on the LoCoMo dev file it
+    cost 0.001 MRR and 0.004 recall at 1000 tokens.)
+    """
+    scores = {c["unit_id"]: c["score"] for c in candidates}
+    sources = {c["unit_id"]: list(c["sources"]) for c in candidates}
+    for c in candidates:
+        reply = view.reply_to(c["unit_id"])
+        if reply is None:
+            continue
+        scores[c["unit_id"]] *= question_keep
+        floor = reply_share * c["score"]
+        if floor > scores.get(reply, 0.0):
+            scores[reply] = floor
+            if "reply" not in sources.setdefault(reply, []):
+                sources[reply].append("reply")
     return _ranked(scores, sources)
 
 

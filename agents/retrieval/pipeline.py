@@ -10,7 +10,13 @@ from collections.abc import Mapping, Sequence
 
 from agents.recipes import Recipe
 from agents.retrieval.current import prefer_current
-from agents.retrieval.fuse import boost_in_range, favour_speakers, fuse, spread_to_neighbours
+from agents.retrieval.fuse import (
+    answers_before_questions,
+    boost_in_range,
+    favour_speakers,
+    fuse,
+    spread_to_neighbours,
+)
 from agents.retrieval.route import route_weights
 from agents.retrieval.sources import MAX_SEED_HITS, dense_hits, graph_hits, lexical_hits
 from agents.retrieval.types import Hit, QueryPlan, SourceHits
@@ -57,8 +63,8 @@ def rank_candidates(
     *,
     stages: dict[str, list[Candidate]] | None = None,
 ) -> list[Candidate]:
-    """The pass's ranking: fused, then dated units, neighbours, named speakers and current
-    values of the attribute asked about adjusted.
+    """The pass's ranking: fused, then dated units, neighbours, answers to questions, named
+    speakers and current values of the attribute asked about adjusted.
 
     ``stages``, when given, receives the ranking after each stage by name, for the trace."""
     seen = stages if stages is not None else {}
@@ -66,6 +72,10 @@ def rank_candidates(
     ranked = seen["in range"] = boost_in_range(ranked, view.units, plan.spans)
     if recipe.context_share > 0:
         ranked = seen["context"] = spread_to_neighbours(ranked, view, recipe.context_share)
+    if recipe.reply_share > 0 or recipe.question_keep != 1.0:
+        ranked = seen["reply"] = answers_before_questions(
+            ranked, view, recipe.reply_share, recipe.question_keep
+        )
     named = {e.casefold() for e in plan.entities}
     if recipe.speaker_boost != 1.0 and named:
         ranked = seen["speaker"] = favour_speakers(ranked, view, named, recipe.speaker_boost)

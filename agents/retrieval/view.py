@@ -8,6 +8,7 @@ index (:meth:`memory.store.MemoryStore.lexical_search`), not part of the view.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,18 @@ class NamespaceView:
             return ()
         i = order.index(unit_id)
         return tuple(order[j] for j in (i - 1, i + 1) if 0 <= j < len(order))
+
+    def reply_to(self, unit_id: str) -> str | None:
+        """The turn unit answering a turn that ends asking a question: the next turn of the
+        session, when someone else said it (None for a statement or an unanswered question)."""
+        unit = self.units.get(unit_id)
+        if unit is None or unit.granularity != Granularity.TURN or not _ends_asking(unit.text):
+            return None
+        order = self.sessions.get(unit.session_id or "", ())
+        if unit_id not in order or order[-1] == unit_id:
+            return None
+        reply = order[order.index(unit_id) + 1]
+        return reply if self.units[reply].speaker != unit.speaker else None
 
     def token_count(self, unit: MemoryUnit) -> int:
         """Tokens of the unit as presented in a prompt (memoised)."""
@@ -114,6 +127,15 @@ def update_view(
         name_counts=counts,
         tokens=old.tokens,
     )
+
+
+_TRAILING_NOTES = re.compile(r"(\s*\[[^\]]*\])+\s*$")
+"""Notes after what was said, such as ``[shares a photo of a beach]``."""
+
+
+def _ends_asking(text: str) -> bool:
+    """Whether a turn's last sentence (trailing notes aside) is a question."""
+    return _TRAILING_NOTES.sub("", text).rstrip().endswith("?")
 
 
 def _names(unit: MemoryUnit) -> Iterable[str]:
