@@ -90,7 +90,7 @@ class LoadReport:
     lost: list[tuple[str, str, str]] = field(default_factory=list)
 
     def figures(self) -> dict[str, Any]:
-        """The issue's keys (``requests``, ``errors``, ``rps``, ``p50_ms``, ``p95_ms``,
+        """The figures (``requests``, ``errors``, ``rps``, ``p50_ms``, ``p95_ms``,
         ``lost_writes``), the same per operation, and the load average of this machine."""
         every = [x for values in self.latencies.values() for x in values]
         out: dict[str, Any] = {

@@ -74,8 +74,8 @@ def leave_one_out(
 
 
 def target_met(pooled: dict[str, Any], budget: int = 1000) -> bool:
-    """The issue's bar: recall at ``budget`` up with its CI above 0, or equal (±0.005) with
-    ≥ 15 % fewer tokens; and never more than 0.005 worse at any budget."""
+    """The bar a policy must clear: recall at ``budget`` up with its CI above 0, or equal
+    (±0.005) with ≥ 15 % fewer tokens; and never more than 0.005 worse at any budget."""
     rows = pooled["budgets"]
     if any(row["recall"]["diff"] < -0.005 for row in rows.values()):
         return False
