@@ -52,6 +52,9 @@ class Recipe(BaseModel):
     the answer ranks before the question it answers."""
     speaker_boost: float = 1.25
     """Score factor for units spoken by a person the question names (1: off)."""
+    when_boost: float = 1.3
+    """Score factor, on questions asking when, for units whose text places something in time
+    (1: off)."""
     current_first: bool = True
     """Put first the current facts holding the attribute a present-tense question asks about,
     e.g. where someone lives now (:mod:`agents.retrieval.current`)."""
@@ -90,6 +93,7 @@ RECIPES: dict[str, Recipe] = {
     "no-replies": _FULL.model_copy(
         update={"name": "no-replies", "reply_share": 0.0, "question_keep": 1.0}
     ),
+    "no-when-boost": _FULL.model_copy(update={"name": "no-when-boost", "when_boost": 1.0}),
     "no-speaker": _FULL.model_copy(update={"name": "no-speaker", "speaker_boost": 1.0}),
     "no-current": _FULL.model_copy(update={"name": "no-current", "current_first": False}),
     "with-recency": _FULL.model_copy(update={"name": "with-recency", "recency": 0.1}),

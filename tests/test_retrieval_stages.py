@@ -23,6 +23,7 @@ from agents.retrieval.fuse import (
     answers_before_questions,
     boost_in_range,
     favour_speakers,
+    favour_time_words,
     fuse,
     spread_to_neighbours,
 )
@@ -297,6 +298,20 @@ def test_a_reply_gains_a_floor_not_a_bonus(view: NamespaceView) -> None:
     assert out[third]["score"] == 0.9 and out[third]["sources"] == ["dense"]
     assert out[second]["score"] == pytest.approx(0.425)
     assert out[fourth]["score"] == 0.4
+
+
+def test_a_when_question_favours_units_that_say_when(view: NamespaceView) -> None:
+    hiking, beagle = _ids(
+        view, "I went hiking in the Rockies last weekend.", "I adopted a beagle named Biscuit."
+    )
+    ranked = [_c(beagle, 1.0), _c(hiking, 0.9)]
+    out = favour_time_words(ranked, view, 1.3)
+    assert [(x["unit_id"], x["score"]) for x in out] == [
+        (hiking, pytest.approx(1.17)),
+        (beagle, 1.0),
+    ]
+    assert plan_query("When did Sam go hiking?", ["Sam"], temporal=True).asks_when
+    assert not plan_query("Where did Sam go hiking?", ["Sam"], temporal=True).asks_when
 
 
 def test_named_speakers_are_favoured(view: NamespaceView) -> None:

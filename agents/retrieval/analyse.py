@@ -46,8 +46,11 @@ def plan_query(
     analysis = cached_query_analysis(query, tuple(known_names), day)
     spans = [(m.start, m.end) for m in analysis.dates] if temporal else []
     entities = list(analysis.entities)
+    asks_when = analysis.qtype == "when"
     if llm is None:
-        return QueryPlan(query=query, search_text=query, entities=entities, spans=spans)
+        return QueryPlan(
+            query=query, search_text=query, entities=entities, spans=spans, asks_when=asks_when
+        )
     value, call, fallback = ANALYZE.run(
         llm, query, fallback=lambda: ModelQueryAnalysis(rewritten_query=query)
     )
@@ -59,6 +62,7 @@ def plan_query(
         search_text=search_text,
         entities=entities,
         spans=spans,
+        asks_when=asks_when,
         calls=[call] if call else [],
         fallback=fallback,
     )

@@ -8,6 +8,7 @@ person the question names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from agents.retrieval.types import DateSpan, SourceHits
@@ -20,12 +21,22 @@ __all__ = [
     "answers_before_questions",
     "boost_in_range",
     "favour_speakers",
+    "favour_time_words",
     "fuse",
     "spread_to_neighbours",
 ]
 
 IN_RANGE_BOOST = 1.3
 """Score factor of a unit whose event day lies inside a span the question names."""
+
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_SAYS_WHEN = re.compile(
+    r"\b(?:yesterday|today|tonight|tomorrow|ago|last|next|recently|earlier|later|since|weekend|"
+    rf"week|month|year|{_MONTHS}|{_WEEKDAYS}|\d{{4}})\b",
+    re.IGNORECASE,
+)
+"""Words that place an event in time (a resolved date such as "(20 June 2023)" included)."""
 
 
 def fuse(
@@ -125,6 +136,22 @@ def answers_before_questions(
             if "reply" not in sources.setdefault(reply, []):
                 sources[reply].append("reply")
     return _ranked(scores, sources)
+
+
+def favour_time_words(
+    candidates: Sequence[Candidate], view: NamespaceView, boost: float
+) -> list[Candidate]:
+    """Scores of units whose text places something in time, times ``boost`` (for "when" questions).
+
+    "When did Nate win his second tournament?" is answered by "Last week Nate won his second
+    tournament", not by "Nate's tournament wins cheer him up".
+    """
+    out = []
+    for c in candidates:
+        says = _SAYS_WHEN.search(view.units[c["unit_id"]].text) is not None
+        score = c["score"] * (boost if says else 1.0)
+        out.append(Candidate(unit_id=c["unit_id"], score=score, sources=c["sources"]))
+    return _sorted(out)
 
 
 def favour_speakers(

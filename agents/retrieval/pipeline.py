@@ -14,6 +14,7 @@ from agents.retrieval.fuse import (
     answers_before_questions,
     boost_in_range,
     favour_speakers,
+    favour_time_words,
     fuse,
     spread_to_neighbours,
 )
@@ -64,7 +65,8 @@ def rank_candidates(
     stages: dict[str, list[Candidate]] | None = None,
 ) -> list[Candidate]:
     """The pass's ranking: fused, then dated units, neighbours, answers to questions, named
-    speakers and current values of the attribute asked about adjusted.
+    speakers, units saying when (on "when" questions) and current values of the attribute asked
+    about adjusted.
 
     ``stages``, when given, receives the ranking after each stage by name, for the trace."""
     seen = stages if stages is not None else {}
@@ -79,6 +81,8 @@ def rank_candidates(
     named = {e.casefold() for e in plan.entities}
     if recipe.speaker_boost != 1.0 and named:
         ranked = seen["speaker"] = favour_speakers(ranked, view, named, recipe.speaker_boost)
+    if recipe.when_boost != 1.0 and plan.asks_when:
+        ranked = seen["when"] = favour_time_words(ranked, view, recipe.when_boost)
     if recipe.current_first and plan.current:
         ranked = seen["current"] = prefer_current(ranked, plan.current)
     return ranked

@@ -45,6 +45,8 @@ class QueryPlan:
     calls: list[LLMCall] = field(default_factory=list)
     fallback: str | None = None
     """Why the LLM query analysis fell back to the deterministic one, when it did."""
+    asks_when: bool = False
+    """Whether the query asks when something happened."""
     current: frozenset[str] = frozenset()
     """Current facts holding the attribute a present-tense question asks about
     (:mod:`agents.retrieval.current`)."""
