@@ -9,7 +9,7 @@ person the question names.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from agents.retrieval.types import DateSpan, SourceHits
 from agents.retrieval.view import NamespaceView
@@ -73,13 +73,12 @@ def boost_in_range(
     ranges = list(spans)
     if not ranges:
         return list(candidates)
-    out = []
-    for c in candidates:
-        event = units[c["unit_id"]].event_time
-        inside = event is not None and any(a <= event.date() <= b for a, b in ranges)
-        score = c["score"] * (factor if inside else 1.0)
-        out.append(Candidate(unit_id=c["unit_id"], score=score, sources=c["sources"]))
-    return _sorted(out)
+
+    def inside(unit: MemoryUnit) -> bool:
+        event = unit.event_time
+        return event is not None and any(a <= event.date() <= b for a, b in ranges)
+
+    return _boosted(candidates, units, inside, factor)
 
 
 def spread_to_neighbours(
@@ -146,12 +145,7 @@ def favour_time_words(
     "When did Nate win his second tournament?" is answered by "Last week Nate won his second
     tournament", not by "Nate's tournament wins cheer him up".
     """
-    out = []
-    for c in candidates:
-        says = _SAYS_WHEN.search(view.units[c["unit_id"]].text) is not None
-        score = c["score"] * (boost if says else 1.0)
-        out.append(Candidate(unit_id=c["unit_id"], score=score, sources=c["sources"]))
-    return _sorted(out)
+    return _boosted(candidates, view.units, lambda u: _SAYS_WHEN.search(u.text) is not None, boost)
 
 
 def favour_speakers(
@@ -161,13 +155,11 @@ def favour_speakers(
 
     "What does Caroline like?" is mostly answered by what Caroline said.
     """
-    out = []
-    for c in candidates:
-        speaker = view.units[c["unit_id"]].speaker
-        said = speaker is not None and speaker.casefold() in named
-        score = c["score"] * (boost if said else 1.0)
-        out.append(Candidate(unit_id=c["unit_id"], score=score, sources=c["sources"]))
-    return _sorted(out)
+
+    def said(unit: MemoryUnit) -> bool:
+        return unit.speaker is not None and unit.speaker.casefold() in named
+
+    return _boosted(candidates, view.units, said, boost)
 
 
 def _ranked(scores: Mapping[str, float], sources: Mapping[str, list[str]]) -> list[Candidate]:
@@ -175,5 +167,15 @@ def _ranked(scores: Mapping[str, float], sources: Mapping[str, list[str]]) -> li
     return [Candidate(unit_id=uid, score=s, sources=sources[uid]) for uid, s in ordered]
 
 
-def _sorted(candidates: list[Candidate]) -> list[Candidate]:
-    return sorted(candidates, key=lambda c: -c["score"])
+def _boosted(
+    candidates: Sequence[Candidate],
+    units: Mapping[str, MemoryUnit],
+    holds: Callable[[MemoryUnit], bool],
+    factor: float,
+) -> list[Candidate]:
+    """Scores of the candidates whose unit ``holds``, times ``factor``; re-ranked stably."""
+    out = []
+    for c in candidates:
+        score = c["score"] * (factor if holds(units[c["unit_id"]]) else 1.0)
+        out.append(Candidate(unit_id=c["unit_id"], score=score, sources=c["sources"]))
+    return sorted(out, key=lambda c: -c["score"])
