@@ -364,7 +364,8 @@ class Hypermnesia:
             ns, budget_tokens=budget, max_iterations=max_iterations, recipe=recipe, run_id=run_id
         )
         started = time.perf_counter()
-        final = self._traced(self._read, run_id, "read", ns, state, summary, ctx)
+        with self.store.snapshot():
+            final = self._traced(self._read, run_id, "read", ns, state, summary, ctx)
         latency_ms = (time.perf_counter() - started) * 1000.0
         steps = [TraceStep.model_validate(s) for s in final.get("trace", [])]
         self.traces.append(run_id, steps)

@@ -29,9 +29,29 @@ class HotNamespace:
         self.namespace = ns
         self.version = 0
         """The durable version this copy reflects (see ``MemoryStore.version``)."""
+        self._ahead: set[int] = set()
         self._units: dict[str, MemoryUnit] = {}
         self._index: VectorIndex = open_index(dim)
         self.lock = threading.RLock()
+
+    def applied(self, version: int) -> None:
+        """This process applied the write that brought the namespace to ``version``. The copy's
+        version moves up through every version so applied without a gap; a gap (a write by
+        another process, not yet fetched) holds it back until the next sync."""
+        with self.lock:
+            self._ahead.add(version)
+            while self.version + 1 in self._ahead:
+                self.version += 1
+                self._ahead.discard(self.version)
+
+    def synced(self, version: int) -> None:
+        """The copy was brought up to ``version`` from the durable stores."""
+        with self.lock:
+            self.version = version
+            self._ahead = {v for v in self._ahead if v > version}
+            while self.version + 1 in self._ahead:
+                self.version += 1
+                self._ahead.discard(self.version)
 
     @property
     def units(self) -> MappingProxyType[str, MemoryUnit]:

@@ -4,17 +4,21 @@ The durable stores (journal, vector store) are the truth, and several processes 
 The replica keeps, per namespace, a :class:`~memory.hot.HotNamespace` at a known durable version
 and a cache of derived values (the retriever's view, the graph walk…) each at the version it was
 computed for. Every read first asks the journal for the namespace's durable version — one indexed
-SQLite read — and, when it moved, fetches just the units the journal's change feed names as
-changed since. A derived value is brought forward by its ``update`` function with those unit ids,
-or rebuilt when it has none; either way the cost is in proportion to what changed, not to the
-namespace.
+read — and, when it moved, fetches just the units the journal's change feed names as changed
+since; versions reached by this process's own writes need no fetch (their units are applied as
+they are written). A derived value is brought forward by its ``update`` function with those unit
+ids, or rebuilt when it has none; either way the cost is in proportion to what changed, not to
+the namespace. Inside :meth:`Replica.snapshot` (one recall) the version and the change feed are
+read once per namespace, not once per read: the call sees the namespace as its first read did.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -45,6 +49,42 @@ class Replica:
         self._lock = threading.RLock()
         self._hot: dict[str, HotNamespace] = {}
         self._derived: OrderedDict[tuple[str, str], tuple[int, Any]] = OrderedDict()
+        self._snapshot: ContextVar[dict[tuple[str, int], Any] | None] = ContextVar(
+            "replica_snapshot", default=None
+        )
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Within the block, read each namespace's durable version (and its changes since a
+        version) once and reuse it. For a read-only call: it sees the writes completed before it
+        began, and a write that lands meanwhile is seen by the next call. Nested blocks share the
+        outer snapshot; the state is per context, so concurrent calls never share one."""
+        if self._snapshot.get() is not None:
+            yield
+            return
+        token = self._snapshot.set({})
+        try:
+            yield
+        finally:
+            self._snapshot.reset(token)
+
+    def _version(self, ns: Namespace) -> int:
+        memo = self._snapshot.get()
+        if memo is None:
+            return self._journal.version(ns)
+        key = (ns.key, -1)
+        if key not in memo:
+            memo[key] = self._journal.version(ns)
+        return cast(int, memo[key])
+
+    def _changed_since(self, ns: Namespace, version: int) -> tuple[int, list[str]]:
+        memo = self._snapshot.get()
+        if memo is None:
+            return self._journal.changed_since(ns, version)
+        key = (ns.key, version)
+        if key not in memo:
+            memo[key] = self._journal.changed_since(ns, version)
+        return cast(tuple[int, list[str]], memo[key])
 
     def loaded(self, ns: Namespace) -> HotNamespace | None:
         """The namespace's hot copy if this process has loaded it (not brought up to date)."""
@@ -65,7 +105,7 @@ class Replica:
 
     def _load(self, ns: Namespace) -> HotNamespace:
         hot = HotNamespace(ns, self._dim)
-        hot.version = self._journal.version(ns)  # read first: anything newer is fetched later
+        hot.version = self._version(ns)  # read first: anything newer is fetched later
         records = self._vectors.all_records(ns, None, with_embeddings=True)
         if records:
             matrix = np.stack([np.asarray(r.embedding, dtype=np.float32) for r in records])
@@ -74,14 +114,14 @@ class Replica:
 
     def sync(self, ns: Namespace) -> int:
         """Bring the loaded hot copy up to the durable version; returns the version it is at."""
-        version = self._journal.version(ns)
+        version = self._version(ns)
         hot = self._hot.get(ns.key)
         if hot is None or hot.version >= version:
             return version
         with hot.lock:
             if hot.version >= version:
                 return hot.version
-            now, changed = self._journal.changed_since(ns, hot.version)
+            now, changed = self._changed_since(ns, hot.version)
             flt = UnitFilter(ids=frozenset(changed))
             records = self._vectors.all_records(ns, flt, with_embeddings=True) if changed else []
             if records:
@@ -89,8 +129,8 @@ class Replica:
                 hot.upsert([r.unit for r in records], matrix)
             found = {r.unit.id for r in records}
             hot.remove([uid for uid in changed if uid not in found])
-            hot.version = now
-        return now
+            hot.synced(now)
+        return hot.version
 
     def written(
         self, ns: Namespace, units: Sequence[MemoryUnit], embeddings: np.ndarray, version: int
@@ -99,18 +139,20 @@ class Replica:
         hot = self._hot.get(ns.key)
         if hot is not None:
             with hot.lock:
+                if version <= hot.version:  # a sync already fetched this write, or a later one
+                    return
                 hot.upsert(units, embeddings)
-                if hot.version == version - 1:  # nobody else wrote in between: up to date
-                    hot.version = version
+                hot.applied(version)
 
     def deleted(self, ns: Namespace, ids: Sequence[str], version: int) -> None:
         """This process deleted ``ids``; the write brought the namespace to ``version``."""
         hot = self._hot.get(ns.key)
         if hot is not None:
             with hot.lock:
+                if version <= hot.version:
+                    return
                 hot.remove(ids)
-                if hot.version == version - 1:
-                    hot.version = version
+                hot.applied(version)
 
     def derived(
         self,
@@ -131,7 +173,7 @@ class Replica:
         if cached is not None and cached[0] == version:
             return cast(T, cached[1])
         if cached is not None and update is not None and cached[0] < version:
-            _, changed = self._journal.changed_since(ns, cached[0])
+            _, changed = self._changed_since(ns, cached[0])
             with hot.lock:
                 value = update(cast(T, cached[1]), changed, hot.units)
         else:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import suppress
+from contextlib import AbstractContextManager, suppress
 from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -423,8 +423,18 @@ class MemoryStore:
         return units[0]
 
     def units(self, ns: Namespace, flt: UnitFilter | None = None) -> list[MemoryUnit]:
-        """Every unit of a namespace that passes the filter."""
-        return [r.unit for r in self._vectors.all_records(ns, flt, with_embeddings=False)]
+        """Every unit of a namespace that passes the filter, in the order they were first stored.
+
+        Like :meth:`get`, served from the in-process copy once the namespace is loaded (so a
+        write path that consults its facts does not scan the vector store each time).
+        """
+        hot = self._replica.loaded(ns)
+        if hot is None:
+            return [r.unit for r in self._vectors.all_records(ns, flt, with_embeddings=False)]
+        self._replica.sync(ns)
+        with hot.lock:
+            units = list(hot.units.values())
+        return units if flt is None else [u for u in units if flt.matches(u)]
 
     def search(
         self,
@@ -551,6 +561,11 @@ class MemoryStore:
         anew. See :class:`memory.replica.Replica`.
         """
         return self._replica.derived(ns, name, build, update)
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads inside the block see each namespace at one durable version (read once, not
+        once per read): for read-only calls. See :meth:`memory.replica.Replica.snapshot`."""
+        return self._replica.snapshot()
 
     def count(self, ns: Namespace) -> int:
         """Units stored in a namespace, current and closed (one hyperedge each)."""
