@@ -35,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from memory.errors import InvalidInputError
 from memory.leases import FileLease
 from memory.model import Namespace, Turn, utcnow
 from memory.sqlite import open_sqlite
@@ -83,11 +84,13 @@ _ADDED_COLUMNS = (
     ("ops", "owner", "TEXT"),
     ("turns", "owner", "TEXT"),
     ("writes", "owner", "TEXT"),
+    ("turns", "session_id", "TEXT"),
 )
 """Columns later versions added to existing tables (added in place when a file lacks them)."""
 _AFTER_COLUMNS = """
 CREATE INDEX IF NOT EXISTS ops_seq ON ops (ns, seq);
 CREATE INDEX IF NOT EXISTS op_units_by_op ON op_units (op_id);
+CREATE INDEX IF NOT EXISTS turns_session ON turns (ns, session_id);
 """
 _OP_COLUMNS = (
     "o.op_id, o.ns, o.kind, o.payload, o.reason, o.status, o.created_at, o.done_at, o.run_id"
@@ -156,6 +159,10 @@ class Journal:
                 except sqlite3.OperationalError as exc:  # another process added it first
                     if "duplicate column" not in str(exc):
                         raise
+        self._db.execute(
+            "UPDATE turns SET session_id = json_extract(payload, '$.session_id') "
+            "WHERE session_id IS NULL"
+        )
         self._db.executescript(_AFTER_COLUMNS)
 
     @contextmanager
@@ -176,9 +183,12 @@ class Journal:
         now = utcnow().isoformat()
         with self._tx() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO turns (ns, turn_id, payload, recorded_at, owner) "
-                "VALUES (?,?,?,?,?)",
-                [(ns.key, t.id, t.model_dump_json(), now, self._lease.owner) for t in turns],
+                "INSERT OR IGNORE INTO turns (ns, turn_id, payload, recorded_at, owner, session_id)"
+                " VALUES (?,?,?,?,?,?)",
+                [
+                    (ns.key, t.id, t.model_dump_json(), now, self._lease.owner, t.session_id)
+                    for t in turns
+                ],
             )
 
     def record_write(self, ns: Namespace, turns: Sequence[Turn], session_end: bool) -> int:
@@ -186,9 +196,12 @@ class Journal:
         now = utcnow().isoformat()
         with self._tx() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO turns (ns, turn_id, payload, recorded_at, owner) "
-                "VALUES (?,?,?,?,?)",
-                [(ns.key, t.id, t.model_dump_json(), now, self._lease.owner) for t in turns],
+                "INSERT OR IGNORE INTO turns (ns, turn_id, payload, recorded_at, owner, session_id)"
+                " VALUES (?,?,?,?,?,?)",
+                [
+                    (ns.key, t.id, t.model_dump_json(), now, self._lease.owner, t.session_id)
+                    for t in turns
+                ],
             )
             cur = db.execute(
                 "INSERT INTO writes (ns, turn_ids, session_end, created_at, owner) "
@@ -280,14 +293,14 @@ class Journal:
                 [(ns.key, t) for t in turn_ids],
             )
 
-    def turns(self, ns: Namespace, ids: Sequence[str] | None = None) -> list[Turn]:
-        """Journaled turns of a namespace, in the order they were recorded."""
+    def turns(
+        self, ns: Namespace, ids: Sequence[str] | None = None, *, session_id: str | None = None
+    ) -> list[Turn]:
+        """Journaled turns of a namespace (only ``ids``, or only one session's), in the order
+        they were recorded."""
+        one_turn_selector(ids, session_id)
         with self._lock:
-            if ids is None:
-                rows = self._db.execute(
-                    "SELECT payload FROM turns WHERE ns = ? ORDER BY rowid", (ns.key,)
-                ).fetchall()
-            else:
+            if ids is not None:
                 rows = []
                 for chunk in _chunks(list(ids), 500):
                     marks = ",".join("?" * len(chunk))
@@ -296,6 +309,15 @@ class Journal:
                         "ORDER BY rowid",
                         (ns.key, *chunk),
                     ).fetchall()
+            elif session_id is not None:
+                rows = self._db.execute(
+                    "SELECT payload FROM turns WHERE ns = ? AND session_id = ? ORDER BY rowid",
+                    (ns.key, session_id),
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT payload FROM turns WHERE ns = ? ORDER BY rowid", (ns.key,)
+                ).fetchall()
         return [Turn.model_validate_json(r[0]) for r in rows]
 
     def pending_turns(self) -> list[tuple[Namespace, Turn]]:
@@ -628,3 +650,9 @@ def _op(row: tuple[Any, ...]) -> JournalOp:
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def one_turn_selector(ids: Sequence[str] | None, session_id: str | None) -> None:
+    """Refuse a turn query by ids and by session at once (each journal's ``turns``)."""
+    if ids is not None and session_id is not None:
+        raise InvalidInputError("ask for turns by ids or by session, not both")

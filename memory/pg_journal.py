@@ -15,7 +15,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from memory.journal import Intent, JournalOp, PendingWrite, _op, _unit_states
+from memory.journal import (
+    Intent,
+    JournalOp,
+    PendingWrite,
+    _op,
+    _unit_states,
+    one_turn_selector,
+)
 from memory.model import Namespace, Turn, utcnow
 from memory.postgres import Cursor, PgDatabase, PgLease
 
@@ -43,9 +50,9 @@ class PgJournal:
     def _insert_turns(self, cur: Cursor, ns: Namespace, turns: Sequence[Turn]) -> None:
         now = utcnow().isoformat()
         cur.executemany(
-            "INSERT INTO turns (ns, turn_id, payload, recorded_at, owner) VALUES (%s,%s,%s,%s,%s) "
-            "ON CONFLICT DO NOTHING",
-            [(ns.key, t.id, t.model_dump_json(), now, self.owner) for t in turns],
+            "INSERT INTO turns (ns, turn_id, payload, recorded_at, owner, session_id) "
+            "VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+            [(ns.key, t.id, t.model_dump_json(), now, self.owner, t.session_id) for t in turns],
         )
 
     def record_turns(self, ns: Namespace, turns: Sequence[Turn]) -> None:
@@ -170,13 +177,19 @@ class PgJournal:
             )
         )
 
-    def turns(self, ns: Namespace, ids: Sequence[str] | None = None) -> list[Turn]:
-        """Journaled turns of a namespace, in the order they were recorded."""
-        if ids is None:
-            query, args = "SELECT payload FROM turns WHERE ns = %s ORDER BY seq", (ns.key,)
-        else:
+    def turns(
+        self, ns: Namespace, ids: Sequence[str] | None = None, *, session_id: str | None = None
+    ) -> list[Turn]:
+        """Journaled turns of a namespace (only ``ids``, or only one session's), in the order
+        they were recorded."""
+        one_turn_selector(ids, session_id)
+        query, args = "SELECT payload FROM turns WHERE ns = %s ORDER BY seq", (ns.key,)
+        if ids is not None:
             query = "SELECT payload FROM turns WHERE ns = %s AND turn_id = ANY(%s) ORDER BY seq"
             args = (ns.key, list(ids))  # type: ignore[assignment]
+        elif session_id is not None:
+            query = "SELECT payload FROM turns WHERE ns = %s AND session_id = %s ORDER BY seq"
+            args = (ns.key, session_id)  # type: ignore[assignment]
         rows = self._db.tx(lambda cur: cur.execute(query, args).fetchall())
         return [Turn.model_validate_json(r[0]) for r in rows]
 

@@ -493,8 +493,7 @@ class MemoryStore:
 
     def turns(self, ns: Namespace, *, session_id: str | None = None) -> list[Turn]:
         """Journaled raw turns of a namespace (or of one session), in the order they arrived."""
-        turns = self._journal.turns(ns)
-        return turns if session_id is None else [t for t in turns if t.session_id == session_id]
+        return self._journal.turns(ns, session_id=session_id)
 
     def units_about(
         self,

@@ -164,3 +164,37 @@ def test_reopen_in_another_process(
         env={**os.environ, **deployment_env(deployment)},
     )
     assert out.stdout.split() == ["3", "D1:3"]
+
+
+def test_turns_of_one_session(open_store: StoreFactory, deployment: Settings) -> None:
+    store = open_store("memory", settings=deployment)
+    later = [
+        t.model_copy(update={"id": f"D2:{n}", "session_id": "S2"}) for n, t in enumerate(_turns())
+    ]
+    store.add_turns(NS, [*_turns(), *later])
+    store.add_turns(Namespace(user_id="ana"), [later[0].model_copy(update={"id": "A:1"})])
+    assert [t.id for t in store.turns(NS, session_id="S2")] == ["D2:0", "D2:1", "D2:2"]
+    assert [t.id for t in store.turns(NS, session_id="S1")] == ["D1:1", "D1:2", "D1:3"]
+    assert store.turns(NS, session_id="S9") == []
+    assert len(store.turns(NS)) == 6
+
+
+def test_a_journal_from_before_the_session_column_is_upgraded_in_place(tmp_path: Path) -> None:
+    import sqlite3
+
+    from memory.journal import Journal
+
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    journal.record_turns(NS, _turns())
+    journal.close()
+    with sqlite3.connect(path) as db:  # the file as an older version wrote it
+        db.execute("DROP INDEX turns_session")
+        db.execute("ALTER TABLE turns DROP COLUMN session_id")
+    journal = Journal(path)
+    try:
+        assert [t.id for t in journal.turns(NS, session_id="S1")] == ["D1:1", "D1:2", "D1:3"]
+        with pytest.raises(InvalidInputError, match="not both"):
+            journal.turns(NS, ["D1:1"], session_id="S1")
+    finally:
+        journal.close()
