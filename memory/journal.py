@@ -178,31 +178,29 @@ class Journal:
 
     # -- raw turns -----------------------------------------------------------------------------
 
+    def _insert_turns(
+        self, db: sqlite3.Connection, ns: Namespace, turns: Sequence[Turn], now: str
+    ) -> None:
+        db.executemany(
+            "INSERT OR IGNORE INTO turns (ns, turn_id, payload, recorded_at, owner, session_id) "
+            "VALUES (?,?,?,?,?,?)",
+            [
+                (ns.key, t.id, t.model_dump_json(), now, self._lease.owner, t.session_id)
+                for t in turns
+            ],
+        )
+
     def record_turns(self, ns: Namespace, turns: Sequence[Turn]) -> None:
         """Insert turns as ``pending`` (a turn already journaled keeps its first copy)."""
         now = utcnow().isoformat()
         with self._tx() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO turns (ns, turn_id, payload, recorded_at, owner, session_id)"
-                " VALUES (?,?,?,?,?,?)",
-                [
-                    (ns.key, t.id, t.model_dump_json(), now, self._lease.owner, t.session_id)
-                    for t in turns
-                ],
-            )
+            self._insert_turns(db, ns, turns, now)
 
     def record_write(self, ns: Namespace, turns: Sequence[Turn], session_end: bool) -> int:
         """Journal ``turns`` (as :meth:`record_turns`) and a pending write of them, atomically."""
         now = utcnow().isoformat()
         with self._tx() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO turns (ns, turn_id, payload, recorded_at, owner, session_id)"
-                " VALUES (?,?,?,?,?,?)",
-                [
-                    (ns.key, t.id, t.model_dump_json(), now, self._lease.owner, t.session_id)
-                    for t in turns
-                ],
-            )
+            self._insert_turns(db, ns, turns, now)
             cur = db.execute(
                 "INSERT INTO writes (ns, turn_ids, session_end, created_at, owner) "
                 "VALUES (?,?,?,?,?)",
