@@ -249,10 +249,11 @@ class Hypermnesia:
         Returns once turns, facts and segments are stored; a reflection it makes due runs in the
         background (``reflection="deferred"``, the default) or before it returns (``"inline"``).
         """
-        checked, write_id = self.store.record_write(ns, turns, session_end=session_end)
-        with self._writing(ns):
-            result = self._remember_run(ns, checked, session_end)
-            self.store.finish_write(write_id)
+        with self._deferred.foreground():
+            checked, write_id = self.store.record_write(ns, turns, session_end=session_end)
+            with self._writing(ns):
+                result = self._remember_run(ns, checked, session_end)
+                self.store.finish_write(write_id)
         return result
 
     def _remember_run(
@@ -364,7 +365,7 @@ class Hypermnesia:
             ns, budget_tokens=budget, max_iterations=max_iterations, recipe=recipe, run_id=run_id
         )
         started = time.perf_counter()
-        with self.store.snapshot():
+        with self._deferred.foreground(), self.store.snapshot():
             final = self._traced(self._read, run_id, "read", ns, state, summary, ctx)
         latency_ms = (time.perf_counter() - started) * 1000.0
         steps = [TraceStep.model_validate(s) for s in final.get("trace", [])]
