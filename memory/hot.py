@@ -40,18 +40,19 @@ class HotNamespace:
         another process, not yet fetched) holds it back until the next sync."""
         with self.lock:
             self._ahead.add(version)
-            while self.version + 1 in self._ahead:
-                self.version += 1
-                self._ahead.discard(self.version)
+            self._advance()
 
     def synced(self, version: int) -> None:
         """The copy was brought up to ``version`` from the durable stores."""
         with self.lock:
             self.version = version
             self._ahead = {v for v in self._ahead if v > version}
-            while self.version + 1 in self._ahead:
-                self.version += 1
-                self._ahead.discard(self.version)
+            self._advance()
+
+    def _advance(self) -> None:
+        while self.version + 1 in self._ahead:
+            self.version += 1
+            self._ahead.discard(self.version)
 
     @property
     def units(self) -> MappingProxyType[str, MemoryUnit]:

@@ -151,18 +151,18 @@ class Journal:
 
     def _add_columns(self) -> None:
         """Bring a file written by an older version up to this schema, in place."""
+        added = set()
         for table, column, kind in _ADDED_COLUMNS:
             known = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
             if column not in known:
                 try:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                    added.add((table, column))
                 except sqlite3.OperationalError as exc:  # another process added it first
                     if "duplicate column" not in str(exc):
                         raise
-        self._db.execute(
-            "UPDATE turns SET session_id = json_extract(payload, '$.session_id') "
-            "WHERE session_id IS NULL"
-        )
+        if ("turns", "session_id") in added:  # fill it in for the turns already there
+            self._db.execute("UPDATE turns SET session_id = json_extract(payload, '$.session_id')")
         self._db.executescript(_AFTER_COLUMNS)
 
     @contextmanager

@@ -183,13 +183,14 @@ class PgJournal:
         """Journaled turns of a namespace (only ``ids``, or only one session's), in the order
         they were recorded."""
         one_turn_selector(ids, session_id)
-        query, args = "SELECT payload FROM turns WHERE ns = %s ORDER BY seq", (ns.key,)
+        query = "SELECT payload FROM turns WHERE ns = %s ORDER BY seq"
+        args: tuple[Any, ...] = (ns.key,)
         if ids is not None:
             query = "SELECT payload FROM turns WHERE ns = %s AND turn_id = ANY(%s) ORDER BY seq"
-            args = (ns.key, list(ids))  # type: ignore[assignment]
+            args = (ns.key, list(ids))
         elif session_id is not None:
             query = "SELECT payload FROM turns WHERE ns = %s AND session_id = %s ORDER BY seq"
-            args = (ns.key, session_id)  # type: ignore[assignment]
+            args = (ns.key, session_id)
         rows = self._db.tx(lambda cur: cur.execute(query, args).fetchall())
         return [Turn.model_validate_json(r[0]) for r in rows]
 

@@ -69,22 +69,21 @@ class Replica:
             self._snapshot.reset(token)
 
     def _version(self, ns: Namespace) -> int:
-        memo = self._snapshot.get()
-        if memo is None:
-            return self._journal.version(ns)
-        key = (ns.key, -1)
-        if key not in memo:
-            memo[key] = self._journal.version(ns)
-        return cast(int, memo[key])
+        return cast(int, self._memoized((ns.key, -1), lambda: self._journal.version(ns)))
 
     def _changed_since(self, ns: Namespace, version: int) -> tuple[int, list[str]]:
+        feed = self._journal
+        changes = self._memoized((ns.key, version), lambda: feed.changed_since(ns, version))
+        return cast(tuple[int, list[str]], changes)
+
+    def _memoized(self, key: tuple[str, int], read: Callable[[], Any]) -> Any:
+        """``read()``, once per ``key`` inside a snapshot; every time outside one."""
         memo = self._snapshot.get()
         if memo is None:
-            return self._journal.changed_since(ns, version)
-        key = (ns.key, version)
+            return read()
         if key not in memo:
-            memo[key] = self._journal.changed_since(ns, version)
-        return cast(tuple[int, list[str]], memo[key])
+            memo[key] = read()
+        return memo[key]
 
     def loaded(self, ns: Namespace) -> HotNamespace | None:
         """The namespace's hot copy if this process has loaded it (not brought up to date)."""
