@@ -1,8 +1,10 @@
 """``Hypermnesia``: the engine users hold — remember turns, recall evidence, forget, inspect.
 
-It owns the memory store, the trace store and the two compiled graphs (with a checkpointer by
-default: SQLite in the data folder, or PostgreSQL with ``HYPERMNESIA_DATABASE_URL``), and runs
-each call as one traced graph run.
+It owns the memory store, the trace store and the two compiled graphs, and runs each call as one
+traced graph run. Write runs are checkpointed by default (SQLite in the data folder, or PostgreSQL
+with ``HYPERMNESIA_DATABASE_URL``); read runs are not: a read changes no memory, nothing resumes
+it, and its trace already holds every decision it made, so a checkpoint would be a second copy of
+the trace (it cost a quarter of a recall's time).
 
 Writes are crash-safe end to end: ``remember`` journals the turns with a pending *write* record
 before any agent runs and closes it once everything derived from them is stored; opening the data
@@ -55,9 +57,8 @@ __all__ = ["Hypermnesia", "read_state", "recall_result"]
 log = logging.getLogger(__name__)
 _REFLECT = "reflect"
 _DURABILITY: Durability = "exit"
-"""Checkpoint a run once, when it ends. Nothing resumes a run from a mid-run checkpoint: a write
-interrupted by a crash is run again from the journal (see :meth:`Hypermnesia.recover`), a read is
-simply asked again; writing one checkpoint per step cost a third of a recall's time."""
+"""Checkpoint a write run once, when it ends. Nothing resumes a run from a mid-run checkpoint: a
+write interrupted by a crash is run again from the journal (see :meth:`Hypermnesia.recover`)."""
 """The journal's name for a due reflection."""
 
 
@@ -103,7 +104,7 @@ class Hypermnesia:
             checkpointer=saver, name="hypermnesia-write"
         )
         self._read: CompiledStateGraph[Any, Any, Any, Any] = read_graph.builder.compile(
-            checkpointer=saver, name="hypermnesia-read"
+            name="hypermnesia-read"
         )
         long_lived.hold()
         self._holds_heap = True
@@ -327,7 +328,7 @@ class Hypermnesia:
                 state,
                 config={"configurable": {"thread_id": run_id}},
                 context=ctx,
-                durability=_DURABILITY if self._saver is not None else None,
+                durability=_DURABILITY if graph.checkpointer is not None else None,
             )
         except Exception as exc:
             self.traces.finish(run_id, "failed", {"error": repr(exc)})

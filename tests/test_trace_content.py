@@ -3,6 +3,7 @@ per proposed unit, each LLM call's messages and reply — and forgetting still e
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,6 +113,17 @@ def test_a_recall_trace_explains_its_candidates(engine: Hypermnesia) -> None:
     assert any(c.outcome != PACKED for c in last.candidates)  # a small budget leaves some out
     dense = [c.source_ranks["dense"] for c in last.candidates if "dense" in c.source_ranks]
     assert min(dense) == 1
+
+
+def test_write_runs_are_checkpointed_and_read_runs_only_traced(
+    engine: Hypermnesia, tmp_path: Path
+) -> None:
+    wrote = engine.remember(SAM, [_turn("D9:2", "I started pottery classes on Tuesdays.")])
+    read = engine.recall(SAM, "What classes did Sam start?")
+    with sqlite3.connect(tmp_path / "checkpoints.sqlite3") as db:
+        threads = {r[0] for r in db.execute("SELECT DISTINCT thread_id FROM checkpoints")}
+    assert wrote.run_id in threads and read.run_id not in threads
+    assert [s.agent for s in engine.traces.get(read.run_id).steps][:2] == ["retriever", "judge"]
 
 
 def test_a_write_trace_keeps_each_decision_with_the_unit_it_matched(engine: Hypermnesia) -> None:
