@@ -37,6 +37,10 @@ _EMPTY = "_"
 """The token of a unit without content words (it still counts as a document of length 1)."""
 _SLACK = 1024
 """Rows of departed units kept before the index is compacted."""
+_KIND = {g: i for i, g in enumerate(Granularity)}
+"""A granularity's code in :attr:`LexicalIndex.kinds`."""
+_GONE = -1
+"""The code of a row whose unit left the index."""
 
 
 def index_text(unit: MemoryUnit) -> str:
@@ -67,11 +71,14 @@ class LexicalIndex:
     """Token count of every row ever used (0 for a row whose unit left)."""
     unit_ids: tuple[str, ...]
     """The unit id of every row ever used."""
+    kinds: NDArray[np.int8]
+    """The granularity code of every row (``_GONE`` for a row whose unit left), so a search
+    restricted to some granularities masks rows without walking the documents."""
 
     @classmethod
     def build(cls, units: Iterable[MemoryUnit]) -> LexicalIndex:
         """The index of the current ones among ``units``."""
-        empty = cls({}, {}, np.zeros(0), ())
+        empty = cls({}, {}, np.zeros(0), (), np.zeros(0, np.int8))
         return empty.updated([u.id for u in units], {u.id: u for u in units})
 
     def updated(self, changed: Sequence[str], units: Mapping[str, MemoryUnit]) -> LexicalIndex:
@@ -82,10 +89,12 @@ class LexicalIndex:
         gained: dict[str, list[tuple[int, int]]] = {}
         lengths = list(self.lengths)
         unit_ids = list(self.unit_ids)
+        kinds = list(self.kinds)
         for uid in dict.fromkeys(changed):
             old, unit = docs.pop(uid, None), units.get(uid)
             if old is not None:
                 lengths[old.row] = 0.0
+                kinds[old.row] = _GONE
                 for term in old.terms:
                     lost.setdefault(term, set()).add(old.row)
             if unit is None or not unit.is_current:
@@ -94,6 +103,7 @@ class LexicalIndex:
             row = len(unit_ids)
             unit_ids.append(uid)
             lengths.append(float(sum(terms.values())))
+            kinds.append(_KIND[unit.granularity])
             docs[uid] = _Doc(row, terms, unit.granularity)
             for term, tf in terms.items():
                 gained.setdefault(term, []).append((row, tf))
@@ -104,7 +114,13 @@ class LexicalIndex:
                 postings[term] = merged
             else:
                 postings.pop(term, None)
-        index = LexicalIndex(docs, postings, np.asarray(lengths, np.float64), tuple(unit_ids))
+        index = LexicalIndex(
+            docs,
+            postings,
+            np.asarray(lengths, np.float64),
+            tuple(unit_ids),
+            np.asarray(kinds, np.int8),
+        )
         return index._compacted() if len(unit_ids) > 2 * len(docs) + _SLACK else index
 
     def _compacted(self) -> LexicalIndex:
@@ -118,7 +134,8 @@ class LexicalIndex:
                 gained.setdefault(term, []).append((row, tf))
         lengths = np.asarray([float(sum(d.terms.values())) for d in docs.values()], np.float64)
         postings = {t: _merged(None, set(), rows) for t, rows in gained.items()}
-        return LexicalIndex(docs, postings, lengths, tuple(docs))
+        kinds = np.asarray([_KIND[d.granularity] for d in docs.values()], np.int8)
+        return LexicalIndex(docs, postings, lengths, tuple(docs), kinds)
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -135,10 +152,8 @@ class LexicalIndex:
         if scores is None:
             return []
         if granularities is not None and len(granularities) < len(Granularity):
-            allowed = [d.row for d in self.docs.values() if d.granularity in granularities]
-            mask = np.zeros(len(scores), bool)
-            mask[allowed] = True
-            scores = np.where(mask, scores, 0.0)
+            allowed = np.isin(self.kinds, [_KIND[g] for g in granularities])
+            scores = np.where(allowed, scores, 0.0)
         top = min(k, int(np.count_nonzero(scores > 0)))
         if top <= 0:
             return []

@@ -106,6 +106,10 @@ def test_an_index_brought_forward_equals_bm25s_over_what_is_current(
     assert len(index) == len(current)
     if current:
         _assert_same(index, current, " ".join(query))
+        facts = dict(index.search(" ".join(query), len(current) + 1, frozenset({Granularity.FACT})))
+        expected = _reference(current, " ".join(query))
+        is_fact = {u.id for u in current if u.granularity == Granularity.FACT}
+        assert facts.keys() == expected.keys() & is_fact
 
 
 def test_granularities_filter_results_but_not_statistics() -> None:
