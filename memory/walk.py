@@ -26,6 +26,9 @@ __all__ = ["GraphWalk"]
 _REBUILD_SHARE = 0.25
 """Rebuild once this share of the edge slots is dead (and there are enough of them to matter)."""
 _REBUILD_MIN = 64
+_TOL = 1e-5
+"""Per-node tolerance of the walk: the ranking stops changing well before the default 1e-6 is
+reached (LoCoMo dev file, every budget within 0.001) and the walk takes half the steps."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,13 @@ class GraphWalk:
         if not any(w > 0.0 for w in (*sv.values(), *se.values())):
             return []
         edge_scores, _ = personalized_pagerank(
-            self.edge_ptr, self.edge_vertices, len(self.vertex_index), self.edge_weights, se, sv
+            self.edge_ptr,
+            self.edge_vertices,
+            len(self.vertex_index),
+            self.edge_weights,
+            se,
+            sv,
+            tol=_TOL,
         )
         live = np.flatnonzero(self.edge_weights > 0.0)
         if limit is not None and limit < len(live):
