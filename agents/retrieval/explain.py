@@ -38,8 +38,9 @@ def explain_candidates(
     """One :class:`CandidateTrace` per candidate of ``merged`` among the first ``limit`` (and
     every packed one), in ranking order."""
     found = _source_positions(lists)
-    scored = {name: {c["unit_id"]: c["score"] for c in ranking} for name, ranking in stages.items()}
     in_pack = {p.unit.id for p in packed}
+    wanted = {c["unit_id"] for c in merged[:limit]} | in_pack
+    scored = _stage_scores(stages, wanted)
     out: list[CandidateTrace] = []
     for rank, c in enumerate(merged, start=1):
         uid = c["unit_id"]
@@ -47,19 +48,32 @@ def explain_candidates(
             continue
         unit = units.get(uid)
         weight = route.get(unit.granularity.value, 1.0) if route and unit is not None else None
-        out.append(
-            CandidateTrace(
+        out.append(  # built from values typed above: construct, no validation pass
+            CandidateTrace.model_construct(
                 unit_id=uid,
                 rank=rank,
                 score=round(c["score"], _DIGITS),
                 source_ranks={s: r for s, (r, _) in found.get(uid, {}).items()},
                 source_scores={s: round(v, _DIGITS) for s, (_, v) in found.get(uid, {}).items()},
                 weight=None if weight is None else round(weight, _DIGITS),
-                stages={n: round(s[uid], _DIGITS) for n, s in scored.items() if uid in s},
+                stages=scored.get(uid, {}),
                 outcome=_outcome(uid, outcomes, in_pack),
             )
         )
     return out
+
+
+def _stage_scores(
+    stages: Mapping[str, Sequence[Candidate]], wanted: set[str]
+) -> dict[str, dict[str, float]]:
+    """Unit id → stage → its rounded score after that stage (stages in order), for ``wanted``
+    units only: the stages rank every candidate, the trace explains the head."""
+    scores: dict[str, dict[str, float]] = {}
+    for name, ranking in stages.items():
+        for c in ranking:
+            if (uid := c["unit_id"]) in wanted:
+                scores.setdefault(uid, {})[name] = round(c["score"], _DIGITS)
+    return scores
 
 
 def _source_positions(lists: Sequence[SourceHits]) -> dict[str, dict[str, tuple[int, float]]]:
