@@ -83,30 +83,32 @@ class LexicalIndex:
 
     def updated(self, changed: Sequence[str], units: Mapping[str, MemoryUnit]) -> LexicalIndex:
         """This index after the units ``changed`` took their state in ``units`` (absent:
-        deleted; closed: no longer indexed). Applying the same change twice is harmless."""
+        deleted; closed: no longer indexed). Applying the same change twice is harmless.
+
+        Costs the size of the change plus array copies of the rows, not a walk of every row."""
         docs = dict(self.docs)
         lost: dict[str, set[int]] = {}
         gained: dict[str, list[tuple[int, int]]] = {}
-        lengths = list(self.lengths)
-        unit_ids = list(self.unit_ids)
-        kinds = list(self.kinds)
+        departed: list[int] = []
+        added: list[tuple[str, float, int]] = []  # (unit id, length, granularity code)
         for uid in dict.fromkeys(changed):
             old, unit = docs.pop(uid, None), units.get(uid)
             if old is not None:
-                lengths[old.row] = 0.0
-                kinds[old.row] = _GONE
+                departed.append(old.row)
                 for term in old.terms:
                     lost.setdefault(term, set()).add(old.row)
             if unit is None or not unit.is_current:
                 continue
             terms = Counter(content_tokens(index_text(unit)) or [_EMPTY])
-            row = len(unit_ids)
-            unit_ids.append(uid)
-            lengths.append(float(sum(terms.values())))
-            kinds.append(_KIND[unit.granularity])
+            row = len(self.unit_ids) + len(added)
+            added.append((uid, float(sum(terms.values())), _KIND[unit.granularity]))
             docs[uid] = _Doc(row, terms, unit.granularity)
             for term, tf in terms.items():
                 gained.setdefault(term, []).append((row, tf))
+        lengths = np.concatenate([self.lengths, np.fromiter((a[1] for a in added), np.float64)])
+        kinds = np.concatenate([self.kinds, np.fromiter((a[2] for a in added), np.int8)])
+        lengths[departed] = 0.0
+        kinds[departed] = _GONE
         postings = dict(self.postings)
         for term in lost.keys() | gained.keys():
             merged = _merged(postings.get(term), lost.get(term, set()), gained.get(term, []))
@@ -114,13 +116,8 @@ class LexicalIndex:
                 postings[term] = merged
             else:
                 postings.pop(term, None)
-        index = LexicalIndex(
-            docs,
-            postings,
-            np.asarray(lengths, np.float64),
-            tuple(unit_ids),
-            np.asarray(kinds, np.int8),
-        )
+        unit_ids = self.unit_ids + tuple(a[0] for a in added)
+        index = LexicalIndex(docs, postings, lengths, unit_ids, kinds)
         return index._compacted() if len(unit_ids) > 2 * len(docs) + _SLACK else index
 
     def _compacted(self) -> LexicalIndex:
