@@ -764,14 +764,16 @@ def _check_embeddings(units: Sequence[MemoryUnit], embeddings: np.ndarray) -> No
         )
 
 
-def _current(units: Mapping[str, MemoryUnit]) -> Mapping[str, MemoryUnit]:
+def _current(units: Mapping[str, MemoryUnit]) -> MappingProxyType[str, MemoryUnit]:
     return MappingProxyType({uid: u for uid, u in units.items() if u.is_current})
 
 
 def _current_after(
-    old: Mapping[str, MemoryUnit], changed: Sequence[str], units: Mapping[str, MemoryUnit]
-) -> Mapping[str, MemoryUnit]:
-    fresh = dict(old)
+    old: MappingProxyType[str, MemoryUnit],
+    changed: Sequence[str],
+    units: Mapping[str, MemoryUnit],
+) -> MappingProxyType[str, MemoryUnit]:
+    fresh = old.copy()  # the dict underneath, copied at C speed (dict(old) walks it key by key)
     for uid in changed:
         unit = units.get(uid)
         if unit is not None and unit.is_current:

@@ -26,7 +26,8 @@ __all__ = ["NamespaceView", "build_view", "update_view", "view_for"]
 class NamespaceView:
     """Names, conversation order and token counts over one namespace's current units."""
 
-    units: Mapping[str, MemoryUnit]
+    units: MappingProxyType[str, MemoryUnit]
+    """Current units by id (read-only; an update copies the dict underneath, a C-speed copy)."""
     names: tuple[str, ...] = ()
     """Speakers and proper names mentioned anywhere in the namespace (for query analysis)."""
     sessions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -102,7 +103,7 @@ def update_view(
 
     New turn units join the end of their session, in the order of ``changed``.
     """
-    current = dict(old.units)
+    current = old.units.copy()
     counts = old.name_counts.copy()
     sessions = dict(old.sessions)
     turn_units = dict(old.turn_units)
