@@ -56,10 +56,10 @@ __all__ = ["Hypermnesia", "read_state", "recall_result"]
 
 log = logging.getLogger(__name__)
 _REFLECT = "reflect"
+"""The journal's name for a due reflection."""
 _DURABILITY: Durability = "exit"
 """Checkpoint a write run once, when it ends. Nothing resumes a run from a mid-run checkpoint: a
 write interrupted by a crash is run again from the journal (see :meth:`Hypermnesia.recover`)."""
-"""The journal's name for a due reflection."""
 
 
 class Hypermnesia:

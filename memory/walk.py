@@ -28,7 +28,8 @@ _REBUILD_SHARE = 0.25
 _REBUILD_MIN = 64
 _TOL = 1e-5
 """Per-node tolerance of the walk: the ranking stops changing well before the default 1e-6 is
-reached (LoCoMo dev file, every budget within 0.001) and the walk takes half the steps."""
+reached (LoCoMo dev file: MRR and recall at 250 and 1,000 tokens within 0.001) and the walk
+takes half the steps."""
 
 
 @dataclass(frozen=True)
