@@ -92,7 +92,7 @@ class _Gate:
         self.proposed = proposed
         self.duplicate_similarity = duplicate_similarity
         self.outcome = GateOutcome()
-        self.stored = {u.id for u in store.get(ns, [u.id for u in proposed])}
+        self.stored = {u.id for u in store.get(ns, [u.id for u in proposed], access=False)}
         gated = [u for u in proposed if u.granularity in GATED and u.id not in self.stored]
         vectors = store.embed([u.text for u in gated]) if gated else np.zeros((0, 1), np.float32)
         self.vectors = {u.id: vectors[i] for i, u in enumerate(gated)}
@@ -171,7 +171,8 @@ class _Gate:
             flt = UnitFilter(granularities=frozenset({Granularity.INSIGHT}), current_only=True)
             stored = self.store.units(self.ns, flt)
             wanted = {i for u in [*stored, *self.proposed] for i in u.derived_from}
-            self.insights = (stored, {f.id: f for f in self.store.get(self.ns, sorted(wanted))})
+            sources = self.store.get(self.ns, sorted(wanted), access=False)
+            self.insights = (stored, {f.id: f for f in sources})
         stored, facts = self.insights
         found = replaced_insight(unit, stored, facts, self.replaced)
         if found is None:

@@ -26,7 +26,6 @@ from agents.retrieval import (
     merge_passes,
     pack,
     plan_query,
-    present,
     rank_candidates,
     search_sources,
     view_for,
@@ -160,7 +159,7 @@ def _decide(
 def _evidence(p: Packed) -> JSON:
     return Evidence(
         unit_id=p.unit.id,
-        text=present(p.unit),
+        text=p.text,
         granularity=p.unit.granularity.value,
         score=p.score,
         source="+".join(p.sources),

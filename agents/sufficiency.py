@@ -98,7 +98,7 @@ def find_conflicts(store: MemoryStore, ns: Namespace, unit_ids: Sequence[str]) -
     ``unit_ids``: a flagged claim must not pass as the only fact of its slot because the
     statement it contradicts ranked lower.
     """
-    units = [u for u in store.get(ns, list(unit_ids)) if u.is_current]
+    units = [u for u in store.get(ns, list(unit_ids), access=False) if u.is_current]
     if not units:
         return []
     holders = current_slot_holders(store, ns)

@@ -402,11 +402,13 @@ class MemoryStore:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def get(self, ns: Namespace, ids: Sequence[str]) -> list[MemoryUnit]:
+    def get(self, ns: Namespace, ids: Sequence[str], *, access: bool = True) -> list[MemoryUnit]:
         """Units by id, in the order asked; ids not in this namespace are absent.
 
         Served from the in-process copy once the namespace is loaded (brought up to the durable
-        version first), else from the vector store.
+        version first), else from the vector store. With ``access`` (the default) each unit
+        carries its recall statistics (``access_count``, ``last_accessed``), read from the
+        journal; a caller that never looks at them passes ``access=False`` and skips that read.
         """
         hot = self._replica.loaded(ns)
         if hot is not None:
@@ -414,7 +416,8 @@ class MemoryStore:
             by_id = {i: u for i in ids if (u := hot.unit(i)) is not None}
         else:
             by_id = {u.id: u for u in self._vectors.get(ns, list(ids))}
-        return self._with_access(ns, [by_id[i] for i in ids if i in by_id])
+        found = [by_id[i] for i in ids if i in by_id]
+        return self._with_access(ns, found) if access else found
 
     def get_one(self, ns: Namespace, unit_id: str) -> MemoryUnit:
         units = self.get(ns, [unit_id])

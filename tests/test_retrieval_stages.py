@@ -253,6 +253,20 @@ def test_a_question_knows_its_reply_and_a_statement_has_none(view: NamespaceView
     assert [view.reply_to(u) for u in (first, third, fourth)] == [None, None, None]
 
 
+def test_what_a_view_memoises_follows_a_changed_unit(view: NamespaceView) -> None:
+    second, third = _ids(
+        view, "What a lovely dog! Where did you find him?", "At the shelter on Elm Street."
+    )
+    assert view.reply_to(second) == third and "Where did" in view.presented(view.units[second])
+    now = {**view.units, second: view.units[second].model_copy(update={"text": "Lovely dog."})}
+    updated = update_view(view, [second], now)
+    assert updated.reply_to(second) is None  # the memo of "ends asking" was dropped with the text
+    assert updated.presented(updated.units[second]).endswith("Lovely dog.")
+    assert view.memos is updated.memos  # shared by the views of one namespace
+    assert view.presented(view.units[second]).endswith("Where did you find him?")  # its own unit
+    assert updated.presented(updated.units[second]).endswith("Lovely dog.")
+
+
 def test_a_reply_is_the_next_turn_by_someone_else() -> None:
     pairs = [
         _turn(1, "Sam", "Guess where I went? [shares a photo of a beach]"),

@@ -136,6 +136,8 @@ def test_access_statistics(open_store: StoreFactory, deployment: Settings) -> No
     store.record_access(NS, [unit.id])
     got = store.get_one(NS, unit.id)
     assert got.access_count == 2 and got.last_accessed is not None
+    plain = store.get(NS, [unit.id], access=False)[0]  # the same unit, without the journal read
+    assert plain.id == unit.id and plain.access_count == 0 and plain.last_accessed is None
 
 
 def test_reopen_in_another_process(

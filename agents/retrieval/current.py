@@ -162,7 +162,7 @@ def stale_turn_successors(
     by_source = {p: u.id for u in turns if u.granularity == Granularity.TURN for p in u.provenance}
     if not by_source:
         return {}
-    derived = store.get(ns, sorted(store.units_derived_from(ns, by_source)))
+    derived = store.get(ns, sorted(store.units_derived_from(ns, by_source)), access=False)
     facts: dict[str, list[MemoryUnit]] = {}
     for fact in (u for u in derived if u.granularity == Granularity.FACT):
         for source in fact.provenance:
@@ -190,7 +190,7 @@ def _current_successor(
     for _ in range(_CHAIN):
         if nxt is None or nxt in view.units:
             return nxt
-        found = store.get(ns, [nxt])
+        found = store.get(ns, [nxt], access=False)
         nxt = found[0].superseded_by if found else None
     return None
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from agents.retrieval.pack import BUDGET_SPENT, PACKED, REPLACED
 from agents.retrieval.types import Packed, SourceHits
 from agents.state import Candidate
-from memory.model import MemoryUnit
+from memory.model import Granularity, MemoryUnit
 from memory.traces import CandidateTrace
 
 __all__ = ["MAX_EXPLAINED", "explain_candidates"]
@@ -41,13 +41,14 @@ def explain_candidates(
     in_pack = {p.unit.id for p in packed}
     wanted = {c["unit_id"] for c in merged[:limit]} | in_pack
     scored = _stage_scores(stages, wanted)
+    weights = {g: round(route.get(g.value, 1.0), _DIGITS) for g in Granularity} if route else {}
     out: list[CandidateTrace] = []
     for rank, c in enumerate(merged, start=1):
         uid = c["unit_id"]
         if rank > limit and uid not in in_pack:
             continue
         unit = units.get(uid)
-        weight = route.get(unit.granularity.value, 1.0) if route and unit is not None else None
+        weight = weights.get(unit.granularity) if unit is not None else None
         out.append(  # built from values typed above: construct, no validation pass
             CandidateTrace.model_construct(
                 unit_id=uid,
@@ -55,7 +56,7 @@ def explain_candidates(
                 score=round(c["score"], _DIGITS),
                 source_ranks={s: r for s, (r, _) in found.get(uid, {}).items()},
                 source_scores={s: round(v, _DIGITS) for s, (_, v) in found.get(uid, {}).items()},
-                weight=None if weight is None else round(weight, _DIGITS),
+                weight=weight,
                 stages=scored.get(uid, {}),
                 outcome=_outcome(uid, outcomes, in_pack),
             )
@@ -68,11 +69,12 @@ def _stage_scores(
 ) -> dict[str, dict[str, float]]:
     """Unit id → stage → its rounded score after that stage (stages in order), for ``wanted``
     units only: the stages rank every candidate, the trace explains the head."""
-    scores: dict[str, dict[str, float]] = {}
+    scores: dict[str, dict[str, float]] = {uid: {} for uid in wanted}
     for name, ranking in stages.items():
-        for c in ranking:
-            if (uid := c["unit_id"]) in wanted:
-                scores.setdefault(uid, {})[name] = round(c["score"], _DIGITS)
+        by_unit = {c["unit_id"]: c["score"] for c in ranking}
+        for uid, held in scores.items():
+            if (score := by_unit.get(uid)) is not None:
+                held[name] = round(score, _DIGITS)
     return scores
 
 

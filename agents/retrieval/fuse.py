@@ -145,7 +145,11 @@ def favour_time_words(
     "When did Nate win his second tournament?" is answered by "Last week Nate won his second
     tournament", not by "Nate's tournament wins cheer him up".
     """
-    return _boosted(candidates, view.units, lambda u: _SAYS_WHEN.search(u.text) is not None, boost)
+
+    def says_when(unit: MemoryUnit) -> bool:
+        return view.holds(unit, "says when", lambda text: _SAYS_WHEN.search(text) is not None)
+
+    return _boosted(candidates, view.units, says_when, boost)
 
 
 def favour_speakers(

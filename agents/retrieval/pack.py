@@ -78,7 +78,10 @@ def pack(
             seen[unit.id] = OVER_BUDGET
             continue
         seen[unit.id] = PACKED
-        packed.append(Packed(unit=unit, score=c["score"], sources=c["sources"], tokens=tokens))
+        text = view.presented(unit)
+        packed.append(
+            Packed(unit=unit, score=c["score"], sources=c["sources"], text=text, tokens=tokens)
+        )
         for turn_id in provenance:
             holder.setdefault(turn_id, len(packed) - 1)
         used += tokens
@@ -107,6 +110,10 @@ def _upgrade_to_turn(
     if extra > room:
         return 0
     packed[holder[turn_id]] = Packed(
-        unit=turn, score=current.score, sources=current.sources, tokens=current.tokens + extra
+        unit=turn,
+        score=current.score,
+        sources=current.sources,
+        text=view.presented(turn),
+        tokens=current.tokens + extra,
     )
     return extra

@@ -54,9 +54,11 @@ class QueryPlan:
 
 @dataclass(frozen=True)
 class Packed:
-    """A unit as packed into the budget: its fused score, sources and token count."""
+    """A unit as packed into the budget: its fused score, sources, its text as presented in a
+    prompt and that text's token count."""
 
     unit: MemoryUnit
     score: float
     sources: list[str]
+    text: str
     tokens: int

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -35,8 +35,8 @@ class NamespaceView:
     turn_units: Mapping[str, str] = field(default_factory=dict)
     """Source turn id → the id of its turn unit."""
     name_counts: Counter[str] = field(default_factory=Counter)
-    tokens: dict[str, int] = field(default_factory=dict)
-    """Unit id → tokens as presented (memoised; shared by the views of one namespace)."""
+    memos: dict[str, _UnitMemo] = field(default_factory=dict)
+    """Unit id → what was worked out from the unit (shared by the views of one namespace)."""
 
     def neighbours(self, unit_id: str) -> tuple[str, ...]:
         """The turn units just before and after a turn unit in its session."""
@@ -53,7 +53,9 @@ class NamespaceView:
         """The turn unit answering a turn that ends asking a question: the next turn of the
         session, when someone else said it (None for a statement or an unanswered question)."""
         unit = self.units.get(unit_id)
-        if unit is None or unit.granularity != Granularity.TURN or not _ends_asking(unit.text):
+        if unit is None or unit.granularity != Granularity.TURN:
+            return None
+        if not self.holds(unit, "ends asking", _ends_asking):
             return None
         order = self.sessions.get(unit.session_id or "", ())
         if unit_id not in order or order[-1] == unit_id:
@@ -61,11 +63,48 @@ class NamespaceView:
         reply = order[order.index(unit_id) + 1]
         return reply if self.units[reply].speaker != unit.speaker else None
 
+    def holds(self, unit: MemoryUnit, name: str, test: Callable[[str], bool]) -> bool:
+        """``test(unit.text)``, memoised under ``name`` (the ranking stages ask the same of the
+        same units recall after recall)."""
+        flags = self._memo(unit).flags
+        if name not in flags:
+            flags[name] = test(unit.text)
+        return flags[name]
+
     def token_count(self, unit: MemoryUnit) -> int:
         """Tokens of the unit as presented in a prompt (memoised)."""
-        if unit.id not in self.tokens:
-            self.tokens[unit.id] = count_tokens(present(unit))
-        return self.tokens[unit.id]
+        memo = self._memo(unit)
+        if memo.tokens is None:
+            memo.tokens = count_tokens(self.presented(unit))
+        return memo.tokens
+
+    def presented(self, unit: MemoryUnit) -> str:
+        """The unit as it reads in a prompt (:func:`~agents.retrieval.present.present`, memoised:
+        resolving its relative dates is the costly part)."""
+        memo = self._memo(unit)
+        if memo.text is None:
+            memo.text = present(unit)
+        return memo.text
+
+    def _memo(self, unit: MemoryUnit) -> _UnitMemo:
+        """The memo of this very unit object. Units are immutable, so a memo made from another
+        object under the same id (an older view's unit, the unit before an update) is replaced,
+        never read: a reader still on an older view cannot leave stale values for newer ones."""
+        memo = self.memos.get(unit.id)
+        if memo is None or memo.unit is not unit:
+            memo = self.memos[unit.id] = _UnitMemo(unit)
+        return memo
+
+
+@dataclass
+class _UnitMemo:
+    """What the retriever worked out from one unit: its text as presented, that text's tokens
+    and the results of named tests on its text."""
+
+    unit: MemoryUnit
+    text: str | None = None
+    tokens: int | None = None
+    flags: dict[str, bool] = field(default_factory=dict)
 
 
 def view_for(store: MemoryStore, ns: Namespace) -> NamespaceView:
@@ -114,7 +153,7 @@ def update_view(
         if before is not None:
             counts.subtract(_names(before))
             _leave_session(before, sessions, turn_units)
-            old.tokens.pop(uid, None)
+            old.memos.pop(uid, None)
         if after is not None:
             current[uid] = after
             counts.update(_names(after))
@@ -126,7 +165,7 @@ def update_view(
         sessions=sessions,
         turn_units=turn_units,
         name_counts=counts,
-        tokens=old.tokens,
+        memos=old.memos,
     )
 
 
