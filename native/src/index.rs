@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use crate::bitmap::Bitmap;
 use crate::buffer::Buffer;
 use crate::error::{Error, Result};
+use crate::prune::Heads;
 use crate::quant::{self, Quantization};
 
 /// Largest supported dimension.
@@ -151,6 +152,8 @@ pub struct Index {
     pub(crate) stride_q: usize,
     pub(crate) vectors: Buffer,
     pub(crate) codes: Buffer,
+    /// Heads and tail norms of the int8 rows, for the pruned scan ([`crate::prune`]).
+    pub(crate) heads: Heads,
     /// Per-slot quantization step (1 with per-dimension steps).
     pub(crate) row_step: Vec<f32>,
     /// Per-dimension range `max |x_d|` at the last fit (per-dimension quantization only).
@@ -189,6 +192,7 @@ impl Index {
             stride_q: if quant == Quantization::None { 0 } else { dim.next_multiple_of(64) },
             vectors: Buffer::default(),
             codes: Buffer::default(),
+            heads: Heads::default(),
             row_step: Vec::new(),
             range: if quant == Quantization::PerDimension { vec![0.0; dim] } else { Vec::new() },
             fitted_rows: 0,
@@ -446,6 +450,7 @@ impl Index {
         };
         let vectors = self.vectors.as_f32();
         let codes = self.codes.as_i8_mut();
+        let (range_start, range_end) = (range.start, range.end);
         codes[range.start * sq..range.end * sq]
             .par_chunks_mut(sq)
             .zip(vectors[range.start * sf..range.end * sf].par_chunks(sf))
@@ -457,6 +462,16 @@ impl Index {
                 &mut codes[s * sq..(s + 1) * sq],
                 &mut self.row_step[s],
             );
+        }
+        let slots = self.slot_count();
+        self.heads.sync(self.codes.as_i8(), sq, slots, range_start..range_end, more);
+    }
+
+    /// Rebuilds the heads of every row (after the codes were copied or loaded).
+    pub(crate) fn sync_heads(&mut self) {
+        if self.quant != Quantization::None {
+            let slots = self.slot_count();
+            self.heads.sync(self.codes.as_i8(), self.stride_q, slots, 0..slots, &[]);
         }
     }
 
@@ -530,6 +545,8 @@ impl Index {
         next.fitted_rows = self.fitted_rows;
         if self.quant == Quantization::PerDimension {
             next.refit();
+        } else {
+            next.sync_heads();
         }
         *self = next;
     }

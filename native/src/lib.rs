@@ -7,6 +7,7 @@
 //!   filters (namespace, granularity, validity, id set) applied as a bitmap during the scan;
 //!   batch queries; scores of an explicit subset. Scans run on rayon threads with SIMD kernels
 //!   chosen at run time ([`simd`]).
+//! - [`prune`]: the int8 scan that rules out most rows from half of their codes.
 //! - [`persist`]: save to one file, load by copying or by memory-mapping.
 //! - [`pagerank`]: personalized PageRank over a vertex–hyperedge incidence (CSR).
 //!
@@ -18,6 +19,7 @@ pub mod error;
 pub mod index;
 pub mod pagerank;
 pub mod persist;
+pub mod prune;
 pub mod quant;
 pub mod search;
 pub mod simd;

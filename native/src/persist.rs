@@ -254,6 +254,7 @@ impl Index {
             ix.vectors.as_bytes_mut();
             ix.codes.as_bytes_mut();
         }
+        ix.sync_heads();
         Ok(ix)
     }
 }

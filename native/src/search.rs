@@ -23,7 +23,7 @@ const TASK_WORDS: usize = 64;
 const PARALLEL_MIN_ROWS: usize = 32 * 1024;
 /// Below this many row bytes to read, a query's scan runs on one thread (waking the pool costs
 /// more than it saves).
-const PARALLEL_MIN_BYTES: usize = 4 << 20;
+const PARALLEL_MIN_BYTES: usize = 2 << 20;
 
 /// Which rows a search may return. Unknown names or ids simply match nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -72,9 +72,9 @@ pub fn default_candidates(k: usize) -> usize {
 }
 
 /// Per-query state shared by the scan tasks.
-struct Prepared {
-    q: Vec<f32>,
-    q8: Option<I8Query>,
+pub(crate) struct Prepared {
+    pub(crate) q: Vec<f32>,
+    pub(crate) q8: Option<I8Query>,
 }
 
 impl Index {
@@ -146,7 +146,7 @@ impl Index {
         Cow::Owned(Bitmap::from_words(words, n))
     }
 
-    fn prepare(&self, query: &[f32], int8: bool) -> Result<Prepared> {
+    pub(crate) fn prepare(&self, query: &[f32], int8: bool) -> Result<Prepared> {
         self.check_vector(query, &|| "query".to_owned())?;
         let q = self.normalized(query);
         let q8 = if int8 {
@@ -238,7 +238,7 @@ impl Index {
         })
     }
 
-    fn scan_i8(&self, q8: &I8Query, sel: &Bitmap, k: usize, parallel: bool) -> TopK {
+    pub(crate) fn scan_i8(&self, q8: &I8Query, sel: &Bitmap, k: usize, parallel: bool) -> TopK {
         let isa = simd::detected();
         let data = self.codes.as_i8();
         let steps = &self.row_step;
@@ -262,7 +262,12 @@ impl Index {
         let pool = opts.candidates.unwrap_or_else(|| default_candidates(opts.k)).max(opts.k);
         match &p.q8 {
             Some(q8) if selected > pool => {
-                let candidates = self.scan_i8(q8, sel, pool, parallel).into_sorted();
+                let candidates = if self.heads.worth_trying(selected, self.len()) {
+                    self.scan_i8_bounded(q8, sel, selected, pool, parallel)
+                } else {
+                    self.scan_i8(q8, sel, pool, parallel)
+                }
+                .into_sorted();
                 let rows: Vec<u32> = candidates.iter().map(|c| c.slot).collect();
                 self.rerank(&p.q, &rows, opts.k)
             }

@@ -48,6 +48,11 @@ impl TopK {
         }
     }
 
+    /// The score of the worst entry kept, once `k` entries are kept (else `None`).
+    pub fn worst(&self) -> Option<f32> {
+        (self.k > 0 && self.heap.len() == self.k).then(|| self.heap[0].score)
+    }
+
     /// Adds every entry of `other`.
     pub fn merge(&mut self, other: TopK) {
         for s in other.heap {
