@@ -17,9 +17,10 @@
 //! row is about as far as any other (uniform random vectors) it rules out nothing, and the first
 //! pass is spent for nothing. So the index keeps a running mean of the share of rows that recent
 //! queries had to score in full: above [`PAYS_OFF_SHARE`], queries take the plain scan, except
-//! one in [`PROBE_EVERY`], which keeps the mean up to date. A filter that keeps part of the rows
-//! lowers the `k`-th best score, and with it what the bound rules out, so scans over most of the
-//! index and scans over a part of it keep separate means.
+//! one in [`PROBE_EVERY`], which keeps the mean up to date. A scan over less than half of the
+//! rows (a filter) takes the plain path: it is short already, its per-query costs (a bound per
+//! slot) would weigh more, and a filter lowers the `k`-th best score, and with it what the bound
+//! rules out.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -59,9 +60,8 @@ pub struct Heads {
     width: usize,
     codes: Vec<i8>,
     tail_norms: Vec<f32>,
-    /// Running mean of the share of selected rows scored in full by bounded scans (f32 bits),
-    /// for scans over most of the index and over a part of it ([`Heads::kind`]).
-    share: [AtomicU32; 2],
+    /// Running mean of the share of selected rows scored in full by bounded scans (f32 bits).
+    share: AtomicU32,
     /// Int8 scans asked for, to probe one in [`PROBE_EVERY`] while the bound does not pay.
     asked: AtomicU32,
 }
@@ -72,7 +72,7 @@ impl Clone for Heads {
             width: self.width,
             codes: self.codes.clone(),
             tail_norms: self.tail_norms.clone(),
-            share: [0, 1].map(|i| AtomicU32::new(self.share[i].load(Ordering::Relaxed))),
+            share: AtomicU32::new(self.share.load(Ordering::Relaxed)),
             asked: AtomicU32::new(self.asked.load(Ordering::Relaxed)),
         }
     }
@@ -107,30 +107,26 @@ impl Heads {
         }
     }
 
-    /// Whether the next int8 scan of `selected` rows out of `live` should use the bound: while
-    /// it pays on recent scans of the same kind, and one scan in [`PROBE_EVERY`] otherwise.
+    /// Whether the next int8 scan of `selected` rows out of `live` should use the bound: over
+    /// at least half of the rows, while it pays on recent scans, and one scan in
+    /// [`PROBE_EVERY`] otherwise.
     pub(crate) fn worth_trying(&self, selected: usize, live: usize) -> bool {
+        if self.width == 0 || selected.saturating_mul(2) < live {
+            return false;
+        }
         let asked = self.asked.fetch_add(1, Ordering::Relaxed);
-        self.width > 0
-            && (self.running_share(selected, live) <= PAYS_OFF_SHARE
-                || asked.is_multiple_of(PROBE_EVERY))
+        self.running_share() <= PAYS_OFF_SHARE || asked.is_multiple_of(PROBE_EVERY)
     }
 
-    /// The running share of rows that recent bounded scans like this one scored in full.
-    pub fn running_share(&self, selected: usize, live: usize) -> f32 {
-        f32::from_bits(self.share[Self::kind(selected, live)].load(Ordering::Relaxed))
+    /// The running share of rows that recent bounded scans scored in full.
+    pub fn running_share(&self) -> f32 {
+        f32::from_bits(self.share.load(Ordering::Relaxed))
     }
 
-    /// 0 for a scan over most of the index (at least half of the live rows), 1 over a part.
-    fn kind(selected: usize, live: usize) -> usize {
-        usize::from(selected.saturating_mul(2) < live)
-    }
-
-    fn record(&self, selected: usize, live: usize, scored: usize) {
-        let old = self.running_share(selected, live);
+    fn record(&self, selected: usize, scored: usize) {
+        let old = self.running_share();
         let share = scored as f32 / selected.max(1) as f32;
-        let new = (old + WEIGHT * (share - old)).to_bits();
-        self.share[Self::kind(selected, live)].store(new, Ordering::Relaxed);
+        self.share.store((old + WEIGHT * (share - old)).to_bits(), Ordering::Relaxed);
     }
 }
 
@@ -257,7 +253,7 @@ impl Index {
         }
         let threshold = top.worst().unwrap_or(f32::NEG_INFINITY);
         let survivors = bounds.iter().filter(|&&b| b >= threshold).count();
-        heads.record(selected, self.len(), survivors + seeds.len());
+        heads.record(selected, survivors + seeds.len());
         let bounds = &bounds;
         let rest = merged(sel.words(), k, parallel, |words, first| {
             let mut keep = Vec::new();
@@ -365,7 +361,7 @@ mod tests {
                     }
                 }
             }
-            let share = ix.heads.running_share(ix.len(), ix.len());
+            let share = ix.heads.running_share();
             assert!(share < 0.1, "{quant:?}: the bound scored {share} of the rows in full");
             let search = ix.search(&rows(1, dim, 50, 0.4, 4), &SearchOptions::top(10), None);
             assert_eq!(search.unwrap().len(), 10);
@@ -414,11 +410,11 @@ mod tests {
         }
         let q = &queries[..dim];
         let n = ix.len();
-        assert!(ix.heads.running_share(n, n) > PAYS_OFF_SHARE, "the bound paid on uniform rows");
-        assert_eq!(ix.heads.running_share(n / 10, n), 0.0, "filtered scans keep their own mean");
+        assert!(ix.heads.running_share() > PAYS_OFF_SHARE, "the bound paid on uniform rows");
         let tried: Vec<bool> = (0..2 * PROBE_EVERY).map(|_| ix.heads.worth_trying(n, n)).collect();
         assert_eq!(tried.iter().filter(|&&t| t).count(), 2);
-        assert!(ix.heads.worth_trying(n / 10, n));
+        ix.heads.share.store(0, Ordering::Relaxed);
+        assert!(ix.heads.worth_trying(n / 2, n) && !ix.heads.worth_trying(n / 2 - 1, n));
         assert_eq!(ix.search(q, &SearchOptions::top(10), None).unwrap().len(), 10);
     }
 

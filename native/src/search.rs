@@ -23,7 +23,7 @@ const TASK_WORDS: usize = 64;
 const PARALLEL_MIN_ROWS: usize = 32 * 1024;
 /// Below this many row bytes to read, a query's scan runs on one thread (waking the pool costs
 /// more than it saves).
-const PARALLEL_MIN_BYTES: usize = 2 << 20;
+const PARALLEL_MIN_BYTES: usize = 4 << 20;
 
 /// Which rows a search may return. Unknown names or ids simply match nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
