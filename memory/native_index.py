@@ -44,6 +44,7 @@ except ImportError:  # the extension is not built: NumPy serves every call
 __all__ = [
     "NATIVE_AVAILABLE",
     "Hit",
+    "Incidence",
     "IndexFilter",
     "Metric",
     "NativeIndex",
@@ -665,6 +666,79 @@ class _NumpyCore:
 # --- personalized PageRank --------------------------------------------------------------------
 
 
+class Incidence:
+    """A hypergraph as a CSR incidence, checked (natively: also indexed) once for many walks.
+
+    Hyperedge ``e`` holds ``edge_vertices[edge_ptr[e]:edge_ptr[e + 1]]`` among ``n_vertices``
+    vertices, with weight ``edge_weights[e]``. :meth:`pagerank` is
+    :func:`personalized_pagerank` without reading and indexing the arrays again, for a caller
+    that walks the same hypergraph from many seeds (a namespace, query after query).
+    """
+
+    def __init__(
+        self,
+        edge_ptr: npt.ArrayLike,
+        edge_vertices: npt.ArrayLike,
+        n_vertices: int,
+        edge_weights: npt.ArrayLike,
+        *,
+        prefer_native: bool = True,
+    ) -> None:
+        self.edge_ptr = _int_array(edge_ptr, "edge_ptr", np.int64)
+        self.edge_vertices = _int_array(edge_vertices, "edge_vertices", np.int32)
+        weights = np.asarray(edge_weights)
+        if weights.dtype.kind not in "fiu" or weights.ndim != 1:
+            raise InvalidInputError(
+                f"edge_weights must be a 1-d array of numbers, got {weights.dtype}"
+            )
+        self.edge_weights = np.ascontiguousarray(weights, dtype=np.float64)
+        if isinstance(n_vertices, bool) or not isinstance(n_vertices, int) or n_vertices < 0:
+            raise InvalidInputError(
+                f"n_vertices must be a non-negative integer, got {n_vertices!r}"
+            )
+        self.n_vertices = n_vertices
+        self._core: Any = None
+        self._links: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+        if prefer_native and _native is not None:
+            with _mapped_errors():
+                self._core = _native.Incidence(
+                    self.edge_ptr, self.edge_vertices, n_vertices, self.edge_weights
+                )
+        else:
+            self._links = _check_incidence(
+                self.edge_ptr, self.edge_vertices, n_vertices, self.edge_weights
+            )
+
+    def pagerank(
+        self,
+        seed_edges: Mapping[int, float],
+        seed_vertices: Mapping[int, float],
+        alpha: float = 0.85,
+        max_iter: int = 100,
+        tol: float = 1e-6,
+    ) -> tuple[F64Array, F64Array]:
+        """(edge, vertex) scores of the walk from these seeds; see :func:`personalized_pagerank`."""
+        se = {int(e): float(w) for e, w in seed_edges.items()}
+        sv = {int(v): float(w) for v, w in seed_vertices.items()}
+        if self._core is not None:
+            with _mapped_errors():
+                edges, vertices = self._core.pagerank(se, sv, alpha, max_iter, tol)
+                return edges, vertices
+        assert self._links is not None  # set whenever there is no native core
+        return _pagerank_numpy(
+            self.edge_ptr,
+            self.edge_vertices,
+            self.n_vertices,
+            self.edge_weights,
+            self._links,
+            se,
+            sv,
+            alpha,
+            max_iter,
+            tol,
+        )
+
+
 def personalized_pagerank(
     edge_ptr: npt.ArrayLike,
     edge_vertices: npt.ArrayLike,
@@ -685,22 +759,10 @@ def personalized_pagerank(
     hyperedge's weight; ``seed_*`` is the personalization (uniform when both are empty). A walk
     that has not converged after ``max_iter`` steps returns its last iterate.
     """
-    ptr = _int_array(edge_ptr, "edge_ptr", np.int64)
-    verts = _int_array(edge_vertices, "edge_vertices", np.int32)
-    weights = np.asarray(edge_weights)
-    if weights.dtype.kind not in "fiu" or weights.ndim != 1:
-        raise InvalidInputError(f"edge_weights must be a 1-d array of numbers, got {weights.dtype}")
-    weights = np.ascontiguousarray(weights, dtype=np.float64)
-    if isinstance(n_vertices, bool) or not isinstance(n_vertices, int) or n_vertices < 0:
-        raise InvalidInputError(f"n_vertices must be a non-negative integer, got {n_vertices!r}")
-    se = {int(e): float(w) for e, w in seed_edges.items()}
-    sv = {int(v): float(w) for v, w in seed_vertices.items()}
-    if prefer_native and _native is not None:
-        with _mapped_errors():
-            return _native.personalized_pagerank(
-                ptr, verts, n_vertices, weights, se, sv, alpha, max_iter, tol
-            )
-    return _pagerank_numpy(ptr, verts, n_vertices, weights, se, sv, alpha, max_iter, tol)
+    incidence = Incidence(
+        edge_ptr, edge_vertices, n_vertices, edge_weights, prefer_native=prefer_native
+    )
+    return incidence.pagerank(seed_edges, seed_vertices, alpha, max_iter, tol)
 
 
 def _int_array(values: npt.ArrayLike, what: str, dtype: type[np.integer[Any]]) -> npt.NDArray[Any]:
@@ -719,6 +781,7 @@ def _pagerank_numpy(
     verts: npt.NDArray[np.int32],
     nv: int,
     w: F64Array,
+    links: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
     se: dict[int, float],
     sv: dict[int, float],
     alpha: float,
@@ -726,7 +789,8 @@ def _pagerank_numpy(
     tol: float,
 ) -> tuple[F64Array, F64Array]:
     ne = len(ptr) - 1
-    link_e, link_v = _check_walk(ptr, verts, nv, w, se, sv, alpha, max_iter, tol)
+    link_e, link_v = links
+    _check_walk(nv, ne, se, sv, alpha, max_iter, tol)
     n = nv + ne
     if n == 0:
         return np.zeros(0), np.zeros(0)
@@ -762,18 +826,10 @@ def _pagerank_numpy(
     return x[nv:], x[:nv]
 
 
-def _check_walk(
-    ptr: npt.NDArray[np.int64],
-    verts: npt.NDArray[np.int32],
-    nv: int,
-    w: F64Array,
-    se: dict[int, float],
-    sv: dict[int, float],
-    alpha: float,
-    max_iter: int,
-    tol: float,
+def _check_incidence(
+    ptr: npt.NDArray[np.int64], verts: npt.NDArray[np.int32], nv: int, w: F64Array
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Reject a malformed incidence, seed or parameter; the (edge, vertex) pair of each link."""
+    """Reject a malformed incidence; the (edge, vertex) pair of each link."""
     ne = len(ptr) - 1
     if ne < 0 or len(w) != ne or ptr[0] != 0 or ptr[-1] != len(verts) or (np.diff(ptr) < 0).any():
         raise InvalidInputError(
@@ -783,14 +839,26 @@ def _check_walk(
         raise InvalidInputError(f"edge_vertices has vertices outside 0..{nv}")
     if not np.isfinite(w).all() or (w < 0).any():
         raise InvalidInputError("edge_weights must be finite and >= 0")
-    if not 0 <= alpha <= 1 or max_iter < 1 or not tol > 0:
-        raise InvalidInputError("alpha must be in [0, 1], max_iter >= 1 and tol > 0")
     link_e = np.repeat(np.arange(ne), np.diff(ptr))
     link_v = verts.astype(np.int64)
     if len(np.unique(link_e * max(nv, 1) + link_v)) != len(link_v):
         raise InvalidInputError("a hyperedge lists the same vertex twice")
+    return link_e, link_v
+
+
+def _check_walk(
+    nv: int,
+    ne: int,
+    se: dict[int, float],
+    sv: dict[int, float],
+    alpha: float,
+    max_iter: int,
+    tol: float,
+) -> None:
+    """Reject a seed or parameter that does not fit a walk over ``nv`` vertices, ``ne`` edges."""
+    if not 0 <= alpha <= 1 or max_iter < 1 or not tol > 0:
+        raise InvalidInputError("alpha must be in [0, 1], max_iter >= 1 and tol > 0")
     for seeds, limit, what in ((sv, nv, "vertex"), (se, ne, "hyperedge")):
         for i, s in seeds.items():
             if not 0 <= i < limit or not np.isfinite(s) or s < 0:
                 raise InvalidInputError(f"seed {what} {i} (weight {s}) is out of range")
-    return link_e, link_v

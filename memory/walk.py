@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
 from memory.changes import unit_vertex_ids
 from memory.model import MemoryUnit
-from memory.native_index import personalized_pagerank
+from memory.native_index import Incidence
 
 __all__ = ["GraphWalk"]
 
@@ -111,6 +112,13 @@ class GraphWalk:
             dead=self.dead,
         )
 
+    @cached_property
+    def _incidence(self) -> Incidence:
+        """The incidence checked and indexed once, for every walk over this (immutable) object."""
+        return Incidence(
+            self.edge_ptr, self.edge_vertices, len(self.vertex_index), self.edge_weights
+        )
+
     def rank(
         self,
         seed_vertices: Mapping[str, float],
@@ -132,15 +140,7 @@ class GraphWalk:
         }
         if not any(w > 0.0 for w in (*sv.values(), *se.values())):
             return []
-        edge_scores, _ = personalized_pagerank(
-            self.edge_ptr,
-            self.edge_vertices,
-            len(self.vertex_index),
-            self.edge_weights,
-            se,
-            sv,
-            tol=_TOL,
-        )
+        edge_scores, _ = self._incidence.pagerank(se, sv, tol=_TOL)
         live = np.flatnonzero(self.edge_weights > 0.0)
         if limit is not None and limit < len(live):
             # keep every unit scoring at least the limit-th best, so ties order as a full sort

@@ -85,6 +85,23 @@ def personalized_pagerank(
     max_iter: int = 100,
     tol: float = 1e-6,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+class Incidence:
+    def __init__(
+        self,
+        edge_ptr: npt.NDArray[np.int64],
+        edge_vertices: npt.NDArray[np.int32],
+        n_vertices: int,
+        edge_weights: npt.NDArray[np.float64],
+    ) -> None: ...
+    def pagerank(
+        self,
+        seed_edges: dict[int, float],
+        seed_vertices: dict[int, float],
+        alpha: float = 0.85,
+        max_iter: int = 100,
+        tol: float = 1e-6,
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+
 def isa() -> str: ...
 def available_isas() -> list[str]: ...
 def default_candidates(k: int) -> int: ...

@@ -15,6 +15,7 @@ import pytest
 from memory.errors import InvalidInputError, StoreCorruptError, UnitNotFoundError
 from memory.native_index import (
     NATIVE_AVAILABLE,
+    Incidence,
     IndexFilter,
     NativeIndex,
     NumpyIndex,
@@ -332,3 +333,22 @@ def test_personalized_pagerank_matches_networkx(native: bool) -> None:
     for args in bad:
         with pytest.raises(InvalidInputError):
             personalized_pagerank(*args, prefer_native=native)
+
+
+@pytest.mark.parametrize("native", [False, pytest.param(True, marks=NATIVE.marks)])
+def test_one_incidence_serves_many_walks(native: bool) -> None:
+    rng = np.random.default_rng(4)
+    nv, sizes = 40, rng.integers(1, 6, 60)
+    verts = np.concatenate([rng.choice(nv, size, replace=False) for size in sizes])
+    ptr, weights = np.concatenate([[0], np.cumsum(sizes)]), rng.uniform(0.5, 1.5, len(sizes))
+    incidence = Incidence(ptr, verts, nv, weights, prefer_native=native)
+    for seed in range(5):  # the same walks as one call each, from different seeds
+        seeds_e, seeds_v = {seed: 1.0}, {int(rng.integers(nv)): 0.5}
+        got = incidence.pagerank(seeds_e, seeds_v, tol=1e-9)
+        want = personalized_pagerank(ptr, verts, nv, weights, seeds_e, seeds_v, tol=1e-9)
+        np.testing.assert_allclose(got[0], want[0], atol=1e-9)
+        np.testing.assert_allclose(got[1], want[1], atol=1e-9)
+    with pytest.raises(InvalidInputError):
+        incidence.pagerank({len(sizes): 1.0}, {})  # a seed outside the hyperedges
+    with pytest.raises(InvalidInputError):
+        Incidence([0, 2], [0, 0], 2, [1.0], prefer_native=native)  # a vertex listed twice
