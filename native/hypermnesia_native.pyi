@@ -74,17 +74,6 @@ class VectorIndex:
     @staticmethod
     def load(path: str | PathLike[str], mmap: bool = True) -> VectorIndex: ...
 
-def personalized_pagerank(
-    edge_ptr: npt.NDArray[np.int64],
-    edge_vertices: npt.NDArray[np.int32],
-    n_vertices: int,
-    edge_weights: npt.NDArray[np.float64],
-    seed_edges: dict[int, float],
-    seed_vertices: dict[int, float],
-    alpha: float = 0.85,
-    max_iter: int = 100,
-    tol: float = 1e-6,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
 class Incidence:
     def __init__(
         self,

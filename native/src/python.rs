@@ -314,66 +314,6 @@ fn seeds(map: HashMap<i64, f64>, what: &str) -> PyResult<Vec<(usize, f64)>> {
 
 type Scores<'py> = Bound<'py, PyArray1<f64>>;
 
-/// Checks and indexes a CSR incidence given as NumPy arrays (without the GIL).
-fn incidence<'py>(
-    py: Python<'py>,
-    edge_ptr: &Bound<'py, PyAny>,
-    edge_vertices: &Bound<'py, PyAny>,
-    n_vertices: usize,
-    edge_weights: &Bound<'py, PyAny>,
-) -> PyResult<Incidence> {
-    let bad = |what: &str, dtype: &str| {
-        NativeInputError::new_err(format!("{what} must be a 1-d numpy array of {dtype}"))
-    };
-    let ptr =
-        edge_ptr.extract::<PyReadonlyArray1<'py, i64>>().map_err(|_| bad("edge_ptr", "int64"))?;
-    let verts = edge_vertices
-        .extract::<PyReadonlyArray1<'py, i32>>()
-        .map_err(|_| bad("edge_vertices", "int32"))?;
-    let weights = edge_weights
-        .extract::<PyReadonlyArray1<'py, f64>>()
-        .map_err(|_| bad("edge_weights", "float64"))?;
-    let (ptr, verts, weights) = (
-        ptr.to_vec().unwrap_or_default(),
-        verts.to_vec().unwrap_or_default(),
-        weights.to_vec().unwrap_or_default(),
-    );
-    detached(py, || Incidence::new(&ptr, &verts, n_vertices, &weights))
-}
-
-/// One walk over a checked incidence; returns (edge, vertex) scores.
-fn walk<'py>(
-    py: Python<'py>,
-    g: &Incidence,
-    seed_edges: HashMap<i64, f64>,
-    seed_vertices: HashMap<i64, f64>,
-    opts: PageRankOptions,
-) -> PyResult<(Scores<'py>, Scores<'py>)> {
-    let (se, sv) = (seeds(seed_edges, "hyperedge")?, seeds(seed_vertices, "vertex")?);
-    let (edges, vertices) = detached(py, || pagerank::personalized_pagerank(g, &se, &sv, opts))?;
-    Ok((PyArray1::from_vec(py, edges), PyArray1::from_vec(py, vertices)))
-}
-
-/// Personalized PageRank over a CSR vertex–hyperedge incidence; returns (edge, vertex) scores.
-#[pyfunction]
-#[pyo3(signature = (edge_ptr, edge_vertices, n_vertices, edge_weights, seed_edges, seed_vertices, alpha=0.85, max_iter=100, tol=1e-6))]
-#[allow(clippy::too_many_arguments)]
-fn personalized_pagerank<'py>(
-    py: Python<'py>,
-    edge_ptr: &Bound<'py, PyAny>,
-    edge_vertices: &Bound<'py, PyAny>,
-    n_vertices: usize,
-    edge_weights: &Bound<'py, PyAny>,
-    seed_edges: HashMap<i64, f64>,
-    seed_vertices: HashMap<i64, f64>,
-    alpha: f64,
-    max_iter: usize,
-    tol: f64,
-) -> PyResult<(Scores<'py>, Scores<'py>)> {
-    let g = incidence(py, edge_ptr, edge_vertices, n_vertices, edge_weights)?;
-    walk(py, &g, seed_edges, seed_vertices, PageRankOptions { alpha, max_iter, tol })
-}
-
 /// A hypergraph incidence checked and indexed once, for many walks from different seeds.
 #[pyclass(name = "Incidence", module = "hypermnesia_native", frozen)]
 struct PyIncidence {
@@ -382,6 +322,7 @@ struct PyIncidence {
 
 #[pymethods]
 impl PyIncidence {
+    /// Checks and indexes a CSR incidence given as NumPy arrays (without the GIL).
     #[new]
     fn new<'py>(
         py: Python<'py>,
@@ -390,7 +331,25 @@ impl PyIncidence {
         n_vertices: usize,
         edge_weights: &Bound<'py, PyAny>,
     ) -> PyResult<Self> {
-        Ok(PyIncidence { g: incidence(py, edge_ptr, edge_vertices, n_vertices, edge_weights)? })
+        let bad = |what: &str, dtype: &str| {
+            NativeInputError::new_err(format!("{what} must be a 1-d numpy array of {dtype}"))
+        };
+        let ptr = edge_ptr
+            .extract::<PyReadonlyArray1<'py, i64>>()
+            .map_err(|_| bad("edge_ptr", "int64"))?;
+        let verts = edge_vertices
+            .extract::<PyReadonlyArray1<'py, i32>>()
+            .map_err(|_| bad("edge_vertices", "int32"))?;
+        let weights = edge_weights
+            .extract::<PyReadonlyArray1<'py, f64>>()
+            .map_err(|_| bad("edge_weights", "float64"))?;
+        let (ptr, verts, weights) = (
+            ptr.to_vec().unwrap_or_default(),
+            verts.to_vec().unwrap_or_default(),
+            weights.to_vec().unwrap_or_default(),
+        );
+        let g = detached(py, || Incidence::new(&ptr, &verts, n_vertices, &weights))?;
+        Ok(PyIncidence { g })
     }
 
     /// Personalized PageRank from these seeds; returns (edge, vertex) scores.
@@ -404,7 +363,11 @@ impl PyIncidence {
         max_iter: usize,
         tol: f64,
     ) -> PyResult<(Scores<'py>, Scores<'py>)> {
-        walk(py, &self.g, seed_edges, seed_vertices, PageRankOptions { alpha, max_iter, tol })
+        let (se, sv) = (seeds(seed_edges, "hyperedge")?, seeds(seed_vertices, "vertex")?);
+        let opts = PageRankOptions { alpha, max_iter, tol };
+        let (edges, vertices) =
+            detached(py, || pagerank::personalized_pagerank(&self.g, &se, &sv, opts))?;
+        Ok((PyArray1::from_vec(py, edges), PyArray1::from_vec(py, vertices)))
     }
 }
 
@@ -430,7 +393,6 @@ fn py_default_candidates(k: usize) -> usize {
 fn hypermnesia_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyVectorIndex>()?;
     m.add_class::<PyIncidence>()?;
-    m.add_function(wrap_pyfunction!(personalized_pagerank, m)?)?;
     m.add_function(wrap_pyfunction!(isa, m)?)?;
     m.add_function(wrap_pyfunction!(available_isas, m)?)?;
     m.add_function(wrap_pyfunction!(py_default_candidates, m)?)?;
