@@ -46,6 +46,12 @@ def _scores(chroma: ChromaBackend, probes: np.ndarray) -> np.ndarray:
     return np.array([[score for _, score in hits] for hits in chroma.query(NS, probes, 5)])
 
 
+def _found(chroma: ChromaBackend, probes: np.ndarray, best: np.ndarray) -> float:
+    """Share of Chroma's top-5 hits that score at least the exact 5th best. Chroma's HNSW is
+    approximate (search ef 10 by default), so a run may miss one of several near-equal rows."""
+    return float(np.mean(_scores(chroma, probes) >= best[:, -1:] - 1e-4))
+
+
 def test_compaction_keeps_live_records_and_zeroes_what_no_record_uses(tmp_path: Path) -> None:
     folder = tmp_path / "chroma"
     chroma = ChromaBackend.persistent(folder, EMBEDDER)
@@ -63,12 +69,12 @@ def test_compaction_keeps_live_records_and_zeroes_what_no_record_uses(tmp_path: 
     assert len(_segments(folder)) == 1  # the dropped collection's folder went
     assert set(_unused_bytes(segment)) <= {0}
     assert chroma.count(NS) == len(live)
-    assert np.allclose(_scores(chroma, probes), best, atol=1e-4)
+    assert _found(chroma, probes, best) >= 0.9
     chroma.close()
 
     reopened = ChromaBackend.persistent(folder, EMBEDDER)
     assert sorted(r.unit.id for r in reopened.get(NS)) == sorted(r.unit.id for r in live)
     stored = {r.unit.id: r.embedding for r in reopened.get(NS, with_embeddings=True)}
     assert all(np.allclose(stored[r.unit.id], r.embedding, atol=1e-6) for r in live)
-    assert np.allclose(_scores(reopened, probes), best, atol=1e-4)
+    assert _found(reopened, probes, best) >= 0.9
     reopened.close()
