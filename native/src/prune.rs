@@ -26,15 +26,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use rayon::prelude::*;
 
-use crate::bitmap::{ones_in_words, Bitmap};
+use crate::bitmap::Bitmap;
 use crate::index::Index;
+use crate::search::{for_each_block, BLOCK, TASK_WORDS};
 use crate::simd::{self, I8Query};
 use crate::topk::TopK;
 
-/// Rows handed to a kernel at once.
-const BLOCK: usize = 256;
-/// Bitmap words (64 rows each) per parallel task.
-const TASK_WORDS: usize = 64;
 /// Above this running share of rows scored in full, the bound does not pay for its first pass.
 pub const PAYS_OFF_SHARE: f32 = 0.4;
 /// Weight of the latest query in the running share.
@@ -141,26 +138,6 @@ fn split(row: &[i8], head: &mut [i8]) -> f32 {
 fn norm(codes: &[i8]) -> f32 {
     let sq: i64 = codes.iter().map(|&c| i64::from(c) * i64::from(c)).sum();
     (sq as f64).sqrt() as f32
-}
-
-/// The rows of one task's bitmap words, in blocks of at most [`BLOCK`].
-fn for_each_block(words: &[u64], first_word: usize, mut f: impl FnMut(&[u32])) {
-    let mut rows = [0u32; BLOCK];
-    let mut n = 0;
-    for (wi, &w) in words.iter().enumerate() {
-        let base = ((first_word + wi) * 64) as u32;
-        for b in ones_in_words(&[w], 0) {
-            rows[n] = base + b as u32;
-            n += 1;
-        }
-        if n > BLOCK - 64 {
-            f(&rows[..n]);
-            n = 0;
-        }
-    }
-    if n > 0 {
-        f(&rows[..n]);
-    }
 }
 
 /// Runs `task` on each chunk of [`TASK_WORDS`] bitmap words (with its first word's number), on

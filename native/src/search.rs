@@ -16,9 +16,9 @@ use crate::simd::{self, I8Query};
 use crate::topk::{Scored, TopK};
 
 /// Rows handed to a kernel at once.
-const BLOCK: usize = 256;
+pub(crate) const BLOCK: usize = 256;
 /// Bitmap words (64 rows each) per parallel task.
-const TASK_WORDS: usize = 64;
+pub(crate) const TASK_WORDS: usize = 64;
 /// Below this many rows, building a filter's bitmap runs on one thread.
 const PARALLEL_MIN_ROWS: usize = 32 * 1024;
 /// Below this many row bytes to read, a query's scan runs on one thread (waking the pool costs
@@ -75,6 +75,35 @@ pub fn default_candidates(k: usize) -> usize {
 pub(crate) struct Prepared {
     pub(crate) q: Vec<f32>,
     pub(crate) q8: Option<I8Query>,
+}
+
+/// The rows of a task's bitmap words (`first_word` the number of the first), in lists of at most
+/// [`BLOCK`]. A word with all 64 bits set (the common case without a filter, or with a namespace
+/// filter over grouped rows) adds its 64 rows at once instead of bit by bit.
+pub(crate) fn for_each_block(words: &[u64], first_word: usize, mut f: impl FnMut(&[u32])) {
+    let mut rows = [0u32; BLOCK];
+    let mut n = 0;
+    for (wi, &w) in words.iter().enumerate() {
+        let base = ((first_word + wi) * 64) as u32;
+        if w == u64::MAX {
+            for (b, r) in rows[n..n + 64].iter_mut().enumerate() {
+                *r = base + b as u32;
+            }
+            n += 64;
+        } else {
+            for b in ones_in_words(&[w], 0) {
+                rows[n] = base + b as u32;
+                n += 1;
+            }
+        }
+        if n > BLOCK - 64 {
+            f(&rows[..n]);
+            n = 0;
+        }
+    }
+    if n > 0 {
+        f(&rows[..n]);
+    }
 }
 
 impl Index {
@@ -169,48 +198,22 @@ impl Index {
         Ok(Prepared { q, q8 })
     }
 
-    /// Scores every selected row with `score_block` and keeps the best `k`.
-    ///
-    /// Rows go to the kernel in lists of up to [`BLOCK`]; a bitmap word with all 64 bits set
-    /// (the common case without a filter, or with a namespace filter over grouped rows) adds its
-    /// 64 rows at once instead of bit by bit.
+    /// Scores every selected row with `score_block` (in lists from [`for_each_block`]) and keeps
+    /// the best `k`.
     fn scan<F>(&self, sel: &Bitmap, k: usize, parallel: bool, score_block: F) -> TopK
     where
         F: Fn(&[u32], &mut [f32]) + Sync,
     {
         let run = |words: &[u64], first_word: usize| {
             let mut top = TopK::new(k);
-            let mut rows = [0u32; BLOCK];
             let mut scores = [0f32; BLOCK];
-            let mut n = 0;
-            let mut flush = |rows: &[u32], top: &mut TopK| {
+            for_each_block(words, first_word, |rows| {
                 let scores = &mut scores[..rows.len()];
                 score_block(rows, scores);
                 for (&s, &r) in scores.iter().zip(rows) {
                     top.push(s, r);
                 }
-            };
-            for (wi, &w) in words.iter().enumerate() {
-                let base = ((first_word + wi) * 64) as u32;
-                if w == u64::MAX {
-                    for (b, r) in rows[n..n + 64].iter_mut().enumerate() {
-                        *r = base + b as u32;
-                    }
-                    n += 64;
-                } else {
-                    for b in ones_in_words(&[w], 0) {
-                        rows[n] = base + b as u32;
-                        n += 1;
-                    }
-                }
-                if n > BLOCK - 64 {
-                    flush(&rows[..n], &mut top);
-                    n = 0;
-                }
-            }
-            if n > 0 {
-                flush(&rows[..n], &mut top);
-            }
+            });
             top
         };
         if parallel {
