@@ -34,6 +34,7 @@ from agents.context import RunContext
 from agents.slots import detect_slot, fact_subject
 from agents.state import WriteState
 from agents.trust import is_injection, is_instruction, said_by
+from memory.changes import turn_unit_text
 from memory.llm import LLMCall
 from memory.model import MAX_TEXT_CHARS, Granularity, MemoryUnit, Namespace, Turn, make_unit
 from memory.store import turn_unit
@@ -45,6 +46,7 @@ __all__ = [
     "build_turn_units",
     "constructor",
     "split_clauses",
+    "unit_texts",
 ]
 
 MAX_SEGMENT_TURNS = 8
@@ -108,12 +110,8 @@ def build_facts(ns: Namespace, turns: Sequence[Turn], speakers: Sequence[str]) -
     known = _names(turns, speakers)
     facts: list[MemoryUnit] = []
     for turn in turns:
-        listener = next((s for s in speakers if s != turn.speaker), None)
         untrusted = is_injection(turn.text)
-        sentences = atomic_facts(
-            turn.text, turn.speaker, listener=listener, reference=turn.session_time
-        )
-        for sentence in (c for s in sentences for c in split_clauses(s, speakers)):
+        for sentence in _fact_sentences(turn, speakers):
             entities = tuple(dict.fromkeys(extract_entities(sentence, known=known)))
             facts.append(
                 _fact_unit(
@@ -149,14 +147,8 @@ def split_clauses(sentence: str, names: Sequence[str]) -> list[str]:
 
 def build_segments(ns: Namespace, session_turns: Sequence[Turn]) -> list[MemoryUnit]:
     """Topically coherent turn ranges of one session, as session-granularity units."""
-    if len(session_turns) < 2:
-        return []
-    texts = [t.text for t in session_turns]
     units = []
-    spans = segment_session(texts, None, max_turns=MAX_SEGMENT_TURNS)
-    for chunk in (c for s, e in spans for c in _within_limit(session_turns[s:e])):
-        if len(chunk) < 2:
-            continue
+    for chunk in _segments(session_turns):
         lines = _segment_text(chunk)
         first = chunk[0]
         units.append(
@@ -173,6 +165,38 @@ def build_segments(ns: Namespace, session_turns: Sequence[Turn]) -> list[MemoryU
             )
         )
     return units
+
+
+def unit_texts(session_turns: Sequence[Turn], *, facts: bool = True) -> list[str]:
+    """The texts the deterministic constructor gives the units of a whole session written at
+    once (turns, then facts unless ``facts`` is false, then segments), without building the
+    units: what a bulk import embeds ahead of the write. May repeat a text."""
+    turns = list(session_turns)
+    speakers = sorted({t.speaker for t in turns})
+    texts = [turn_unit_text(t) for t in turns]
+    if facts:
+        texts += [sentence for t in turns for sentence in _fact_sentences(t, speakers)]
+    return texts + [_segment_text(chunk) for chunk in _segments(turns)]
+
+
+def _fact_sentences(turn: Turn, speakers: Sequence[str]) -> list[str]:
+    """The atomic fact sentences of one turn, each clause on its own, "you" resolved to the
+    other speaker of the batch."""
+    listener = next((s for s in speakers if s != turn.speaker), None)
+    sentences = atomic_facts(
+        turn.text, turn.speaker, listener=listener, reference=turn.session_time
+    )
+    return [clause for s in sentences for clause in split_clauses(s, speakers)]
+
+
+def _segments(session_turns: Sequence[Turn]) -> list[Sequence[Turn]]:
+    """The turn runs of one session that become segments: topically coherent, within a unit's
+    text limit, at least two turns each."""
+    if len(session_turns) < 2:
+        return []
+    spans = segment_session([t.text for t in session_turns], None, max_turns=MAX_SEGMENT_TURNS)
+    runs = (c for s, e in spans for c in _within_limit(session_turns[s:e]))
+    return [run for run in runs if len(run) >= 2]
 
 
 def _segment_text(chunk: Sequence[Turn]) -> str:

@@ -29,6 +29,7 @@ __all__ = [
     "merging",
     "superseding",
     "turn_unit",
+    "turn_unit_text",
     "unit_edge",
     "unit_vertex_ids",
     "unit_vertices",
@@ -66,9 +67,14 @@ def merging(
     return Change("merge", (merged, *closed), reason)
 
 
+def turn_unit_text(turn: Turn) -> str:
+    """The text of a turn's unit: the turn's, with any image caption."""
+    return turn.text if not turn.image_caption else f"{turn.text} [shares {turn.image_caption}]"
+
+
 def turn_unit(ns: Namespace, turn: Turn, **fields: Any) -> MemoryUnit:
     """The turn-granularity unit of a raw turn: its text (with any image caption), speaker, time."""
-    text = turn.text if not turn.image_caption else f"{turn.text} [shares {turn.image_caption}]"
+    text = turn_unit_text(turn)
     fields.setdefault("session_id", turn.session_id)
     fields.setdefault("speaker", turn.speaker)
     fields.setdefault("event_time", turn.session_time)

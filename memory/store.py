@@ -55,6 +55,7 @@ from memory.vector_store import ChromaBackend, InMemoryBackend, VectorBackend, V
 from memory.walk import GraphWalk
 
 __all__ = [
+    "EMBED_CACHE_SIZE",
     "Change",
     "DeleteReport",
     "HistoryEvent",
@@ -65,11 +66,14 @@ __all__ = [
     "superseding",
     "turn_unit",
     "unit_vertices",
+    "validate_turns",
 ]
 
 Backend = Literal["chroma", "memory"]
 _LINKING_OPS = frozenset({"supersede", "merge", "reopen"})
-_EMBED_CACHE_SIZE = 8192
+#: Texts whose vectors the store keeps for reuse (the write path embeds a text twice, and a bulk
+#: import embeds texts ahead of their writes).
+EMBED_CACHE_SIZE = 8192
 _NO_SEEDS: Mapping[str, float] = MappingProxyType({})
 T = TypeVar("T")
 
@@ -205,7 +209,7 @@ class MemoryStore:
 
     def record_turns(self, ns: Namespace, turns: Sequence[Turn]) -> list[Turn]:
         """Journal raw turns before anything else happens to them (never lost from here on)."""
-        checked = _validate_turns(turns)
+        checked = validate_turns(turns)
         self._journal.record_turns(ns, checked)
         return checked
 
@@ -214,7 +218,7 @@ class MemoryStore:
     ) -> tuple[list[Turn], int]:
         """Journal turns with a pending write of them (see :meth:`pending_writes`); returns the
         validated turns and the write's id, for :meth:`finish_write`."""
-        checked = _validate_turns(turns)
+        checked = validate_turns(turns)
         return checked, self._journal.record_write(ns, checked, session_end)
 
     def finish_write(self, write_id: int) -> None:
@@ -590,7 +594,7 @@ class MemoryStore:
             found = [self._embed_cache[t] for t in texts]
             for text in texts:
                 self._embed_cache.move_to_end(text)
-            while len(self._embed_cache) > _EMBED_CACHE_SIZE:
+            while len(self._embed_cache) > EMBED_CACHE_SIZE:
                 self._embed_cache.popitem(last=False)
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
@@ -792,7 +796,9 @@ def _op_ids(op: JournalOp) -> list[str]:
     return [str(i) for i in op.payload.get("ids", [])]
 
 
-def _validate_turns(turns: Sequence[Turn]) -> list[Turn]:
+def validate_turns(turns: Sequence[Turn]) -> list[Turn]:
+    """``turns`` as Turn objects (dicts are validated), or InvalidInputError naming the bad one;
+    ids may not repeat."""
     if isinstance(turns, (str, bytes)) or not isinstance(turns, Sequence):
         raise InvalidInputError(f"turns must be a sequence of Turn, not {type(turns).__name__}")
     checked: list[Turn] = []
