@@ -34,6 +34,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Durability
 
+from agents.constructor import unit_texts
 from agents.context import Mode, Reflection, RunContext, Thresholds
 from agents.policy import Policy
 from agents.recipes import get_recipe
@@ -42,13 +43,14 @@ from agents.state import ReadState, WriteState
 from graphs import long_lived, read_graph, write_graph
 from graphs.background import Deferred, Periodic
 from graphs.checkpoints import PostgresCheckpoints
+from graphs.prefetch import DEFAULT_WINDOW_TEXTS, embedded_ahead
 from memory.backends import TraceLog, open_trace_store
 from memory.embeddings import Embedder
 from memory.errors import InvalidInputError
 from memory.llm import LiteLLMClient, LLMClient
 from memory.model import Namespace, Turn, utcnow
 from memory.settings import Settings
-from memory.store import DeleteReport, HistoryEvent, MemoryStore
+from memory.store import EMBED_CACHE_SIZE, DeleteReport, HistoryEvent, MemoryStore, validate_turns
 from memory.traces import TraceStep, new_run_id
 from prompts.answer import RESPOND, AnswerOut
 
@@ -256,6 +258,42 @@ class Hypermnesia:
                 result = self._remember_run(ns, checked, session_end)
                 self.store.finish_write(write_id)
         return result
+
+    def remember_sessions(
+        self, ns: Namespace, sessions: Sequence[Sequence[Turn]]
+    ) -> Iterator[RememberResult]:
+        """Remember past sessions in order, each as ``remember(ns, turns, session_end=True)``
+        would (the same units, decisions and traces): the way to import a history.
+
+        Every session is checked before the first is written (InvalidInputError names the bad
+        one). While one window of sessions is written, a worker thread embeds the texts the
+        next window's units will carry, in large batches (:mod:`graphs.prefetch`); in LLM mode
+        facts come from the model, so only turn and segment texts are embedded ahead. Yields
+        each session's result once it is stored.
+        """
+        if isinstance(sessions, (str, bytes)) or not isinstance(sessions, Sequence):
+            raise InvalidInputError(
+                f"sessions must be a sequence of turn lists, not {type(sessions).__name__}"
+            )
+        checked = []
+        for i, turns in enumerate(sessions):
+            try:
+                checked.append(validate_turns(turns))
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"session {i}: {exc}") from None
+        return self._remember_sessions(ns, checked)
+
+    def _remember_sessions(
+        self, ns: Namespace, sessions: list[list[Turn]]
+    ) -> Iterator[RememberResult]:
+        facts = self.llm is None
+
+        def texts(turns: list[Turn]) -> list[str]:
+            return unit_texts(turns, facts=facts)
+
+        window = min(DEFAULT_WINDOW_TEXTS, EMBED_CACHE_SIZE // 4)
+        for turns in embedded_ahead(sessions, texts, self.store.embed, window_texts=window):
+            yield self.remember(ns, turns, session_end=True)
 
     def _remember_run(
         self, ns: Namespace, turns: Sequence[Turn], session_end: bool
