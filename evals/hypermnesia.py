@@ -95,8 +95,7 @@ class HypermnesiaSystem:
         ns = _namespace(conversation.id)
         sessions = sessions_of(conversation)
         calls = tokens = 0
-        for turns in sessions.values():
-            result = engine.remember(ns, turns, session_end=True)
+        for result in engine.remember_sessions(ns, list(sessions.values())):
             calls += result.llm_calls
             tokens += result.llm_tokens
         engine.flush()  # the last session's reflection, if one is due

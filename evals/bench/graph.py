@@ -2,9 +2,10 @@
 
 Three phases on one engine (the product's defaults: checkpoints on, reflection in the background):
 
-1. **write** — every session of every conversation of a LoCoMo file through ``remember``
-   (``session_end=True``), each conversation in its own namespace, or all in one with
-   ``one_namespace``; the clock runs from the first write until the last reflection is done.
+1. **write** — every session of every conversation of a LoCoMo file, imported through
+   ``remember_sessions`` (each session a ``remember`` with ``session_end=True``, texts embedded
+   ahead), each conversation in its own namespace, or all in one with ``one_namespace``; the
+   clock runs from the first write until the last reflection is done.
    Every text the engine embeds is recorded, so the write path's word pieces per second can be
    set beside the raw encoder's on the same texts, measured in the same run.
 2. **recall** — LoCoMo questions through ``recall`` on the namespace of their conversation.
@@ -113,11 +114,22 @@ def _write(hm: Hypermnesia, plan: _Plan, progress: Progress) -> float:
     total = sum(len(turns) for _, turns in plan.writes)
     task = progress.add_task("write", total=total)
     started = time.perf_counter()
-    for ns, turns in plan.writes:
-        hm.remember(ns, turns, session_end=True)
-        progress.advance(task, len(turns))
+    for ns, sessions in _runs(plan.writes):
+        for result in hm.remember_sessions(ns, sessions):
+            progress.advance(task, result.turns)
     hm.flush()  # the clock stops once the last reflection is done
     return time.perf_counter() - started
+
+
+def _runs(writes: list[tuple[Namespace, list[Turn]]]) -> list[tuple[Namespace, list[list[Turn]]]]:
+    """Consecutive sessions of one namespace, grouped (one import each)."""
+    runs: list[tuple[Namespace, list[list[Turn]]]] = []
+    for ns, turns in writes:
+        if runs and runs[-1][0] == ns:
+            runs[-1][1].append(turns)
+        else:
+            runs.append((ns, [turns]))
+    return runs
 
 
 def _recalls(

@@ -102,7 +102,8 @@ def load_plan(
 def ingest(
     hm: Hypermnesia, plan: Sequence[tuple[Namespace, ConversationSessions]]
 ) -> list[IngestReport]:
-    """Remember each session with ``session_end=True``, behind a progress bar on stderr."""
+    """Import each conversation's sessions (``Hypermnesia.remember_sessions``: each a
+    ``remember`` with ``session_end=True``), behind a progress bar on stderr."""
     total = sum(conv.turn_count for _, conv in plan)
     reports: list[IngestReport] = []
     columns = (
@@ -116,9 +117,9 @@ def ingest(
         task = progress.add_task("remembering", total=total)
         for ns, conv in plan:
             report = IngestReport(conv.conversation_id, ns.key)
-            for session in conv.sessions:
+            results = hm.remember_sessions(ns, [s.turns for s in conv.sessions])
+            for session, result in zip(conv.sessions, results, strict=True):
                 progress.update(task, description=f"{ns.user_id} · {session.session_id}")
-                result = hm.remember(ns, session.turns, session_end=True)
                 warn_fallbacks(f"{ns.user_id} · {session.session_id}", result.fallbacks)
                 decisions = Counter[str](d.decision for d in result.decisions)
                 report.sessions.append(
