@@ -24,6 +24,7 @@ name speaks as the user; authenticating speakers is the caller's job.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -173,6 +174,11 @@ _INSTRUCTION = re.compile(
 )
 
 
+#: Texts whose tests are kept: reflection tests every turn and fact of a namespace again each time.
+_MEMO = 1 << 16
+
+
+@functools.lru_cache(maxsize=_MEMO)
 def is_injection(text: str) -> bool:
     """Whether ``text`` tries to override what the assistant was told or knows, or speaks as the
     system: a message doing so is untrusted as a whole (the claim it carries may sit in another
@@ -180,6 +186,7 @@ def is_injection(text: str) -> bool:
     return bool(_INJECTION.search(" ".join(text.split())))
 
 
+@functools.lru_cache(maxsize=_MEMO)
 def is_instruction(text: str) -> bool:
     """Whether ``text`` reads as an instruction to the assistant or as talk about its memory
     (an injection, a directive for future answers, an obligation laid on the assistant)."""
