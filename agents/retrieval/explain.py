@@ -43,10 +43,8 @@ def explain_candidates(
     scored = _stage_scores(stages, wanted)
     weights = {g: round(route.get(g.value, 1.0), _DIGITS) for g in Granularity} if route else {}
     out: list[CandidateTrace] = []
-    for rank, c in enumerate(merged, start=1):
+    for rank, c in _explained(merged, limit, in_pack):
         uid = c["unit_id"]
-        if rank > limit and uid not in in_pack:
-            continue
         unit = units.get(uid)
         weight = weights.get(unit.granularity) if unit is not None else None
         out.append(  # built from values typed above: construct, no validation pass
@@ -71,11 +69,22 @@ def _stage_scores(
     units only: the stages rank every candidate, the trace explains the head."""
     scores: dict[str, dict[str, float]] = {uid: {} for uid in wanted}
     for name, ranking in stages.items():
-        by_unit = {c["unit_id"]: c["score"] for c in ranking}
-        for uid, held in scores.items():
-            if (score := by_unit.get(uid)) is not None:
-                held[name] = round(score, _DIGITS)
-    return scores
+        for c in ranking:  # a unit listed twice keeps its last score
+            if (held := scores.get(c["unit_id"])) is not None:
+                held[name] = c["score"]
+    return {uid: {k: round(v, _DIGITS) for k, v in held.items()} for uid, held in scores.items()}
+
+
+def _explained(
+    merged: Sequence[Candidate], limit: int, in_pack: set[str]
+) -> list[tuple[int, Candidate]]:
+    """(1-based rank, candidate) of the first ``limit`` candidates and of every packed one
+    beyond them, in ranking order; the tail is read only when a packed unit lies in it."""
+    head = list(enumerate(merged[:limit], start=1))
+    if in_pack <= {c["unit_id"] for _, c in head}:
+        return head
+    tail = enumerate(merged[limit:], start=limit + 1)
+    return head + [(rank, c) for rank, c in tail if c["unit_id"] in in_pack]
 
 
 def _source_positions(lists: Sequence[SourceHits]) -> dict[str, dict[str, tuple[int, float]]]:
