@@ -70,7 +70,8 @@ def step(
     **details: Any,
 ) -> dict[str, Any]:
     """A ``TraceStep`` dump; ``details`` may hold ``inputs``, ``outputs``, ``retrieved`` and the
-    explanations ``route``, ``candidates`` (read) and ``decisions`` (write)."""
+    explanations ``route``, ``candidates`` (read: ``CandidateTrace`` dumps, put in as they are;
+    the engine validates every step before storing it) and ``decisions`` (write)."""
     trace = TraceStep(
         agent=agent,
         decision=decision,
@@ -79,10 +80,11 @@ def step(
         outputs=details.get("outputs", {}),
         retrieved=details.get("retrieved", []),
         route=details.get("route", {}),
-        candidates=details.get("candidates", []),
         decisions=details.get("decisions", []),
         llm_calls=[call_trace(c) for c in calls or []],
         fallback=fallback,
         duration_ms=timer.elapsed_ms if timer else 0.0,
     )
-    return trace.model_dump(mode="json")
+    dump = trace.model_dump(mode="json")
+    dump["candidates"] = list(details.get("candidates", []))
+    return dump

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from langgraph.runtime import Runtime
 
@@ -40,7 +41,6 @@ from agents.retrieval.decay import decayed
 from agents.retrieval.decide import choose_route
 from agents.retrieval.explain import explain_candidates
 from agents.state import JSON, Candidate, ReadState
-from memory.traces import CandidateTrace
 
 __all__ = ["retriever"]
 
@@ -115,7 +115,7 @@ def _trace(
     packed: list[Packed],
     choice: RouteChoice,
     timer: StepClock,
-    explained: list[CandidateTrace],
+    explained: list[dict[str, Any]],
 ) -> JSON:
     """The retriever's trace step: what each source found, the route, each explained candidate
     (``explained``, see :mod:`agents.retrieval.explain`) and what was packed."""

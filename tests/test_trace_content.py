@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,12 +21,22 @@ from memory.fake_llm import ScriptedLLM
 from memory.llm_records import MAX_KEPT_CHARS, kept_text
 from memory.model import Granularity, Namespace, Turn, make_unit
 from memory.settings import Settings
+from memory.traces import CandidateTrace
 from prompts.judge import SufficiencyVerdict
 from prompts.retriever import QueryAnalysis
 from tests.agent_fixtures import SAM, ingest_sample
 
 MAY_8 = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
 NS = Namespace(user_id="sam")
+
+
+def _explain(*args: Any, **kwargs: Any) -> list[CandidateTrace]:
+    """explain_candidates, each dict checked to be exactly a CandidateTrace's JSON dump."""
+    dumps = explain_candidates(*args, **kwargs)
+    traces = [CandidateTrace.model_validate(d) for d in dumps]
+    assert [t.model_dump(mode="json") for t in traces] == dumps
+    assert all(list(d) == list(CandidateTrace.model_fields) for d in dumps)
+    return traces
 
 
 def _c(uid: str, score: float) -> Candidate:
@@ -51,7 +62,7 @@ def test_each_candidate_keeps_its_source_ranks_stages_weight_and_outcome() -> No
     budget = view.token_count(units[ids[0]]) + view.token_count(units[ids[1]])
     packed = pack(merged, view, budget, dedupe_provenance=True, outcomes=outcomes)
     route = {"fact": 1.2}
-    out = explain_candidates(merged, lists, stages, route, units, outcomes, packed)
+    out = _explain(merged, lists, stages, route, units, outcomes, packed)
     assert [t.unit_id for t in out] == ids and [t.rank for t in out] == [1, 2, 3]
     first, second, third = out
     assert first.source_ranks == {"dense": 2, "lexical": 1}
@@ -60,7 +71,7 @@ def test_each_candidate_keeps_its_source_ranks_stages_weight_and_outcome() -> No
     assert first.stages == {"fused": 0.03, "context": 0.3} and third.stages == {"context": 0.1}
     assert first.weight == 1.2 and first.score == 0.3
     assert [t.outcome for t in out] == [PACKED, PACKED, BUDGET_SPENT]
-    assert explain_candidates(merged, lists, stages, {}, units, outcomes, packed)[0].weight is None
+    assert _explain(merged, lists, stages, {}, units, outcomes, packed)[0].weight is None
 
 
 def test_the_explanation_is_bounded_but_keeps_every_packed_unit() -> None:
@@ -69,7 +80,7 @@ def test_the_explanation_is_bounded_but_keeps_every_packed_unit() -> None:
     merged = [_c(uid, 1.0 / (n + 1)) for n, uid in enumerate(ids)]
     view = build_view(units, [])
     packed = pack(merged[25:26], view, 500, dedupe_provenance=True)
-    out = explain_candidates(merged, [], {}, {}, units, {ids[25]: PACKED}, packed, limit=10)
+    out = _explain(merged, [], {}, {}, units, {ids[25]: PACKED}, packed, limit=10)
     assert [t.rank for t in out] == [*range(1, 11), 26]
     assert out[-1].outcome == PACKED
 
@@ -88,7 +99,7 @@ def test_pack_says_why_a_candidate_was_skipped_or_upgraded() -> None:
     packed = pack(ranked, view, 500, dedupe_provenance=True, outcomes=outcomes)
     assert [p.unit.id for p in packed] == [turn.id]  # type: ignore[attr-defined]
     assert outcomes == {fact.id: REPLACED, second.id: UPGRADED, turn.id: DUPLICATE}  # type: ignore[attr-defined]
-    out = explain_candidates(ranked, [], {}, {}, units, outcomes, packed)
+    out = _explain(ranked, [], {}, {}, units, outcomes, packed)
     assert [t.outcome for t in out] == [REPLACED, UPGRADED, PACKED]  # the turn is what was packed
 
 

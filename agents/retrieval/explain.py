@@ -1,4 +1,5 @@
-"""The trace's account of one retrieval pass, candidate by candidate.
+"""The trace's account of one retrieval pass, candidate by candidate
+(:class:`~memory.traces.CandidateTrace`).
 
 For the head of the merged ranking it keeps where each source ranked a candidate in this pass (and
 with what score), the router's weight of its granularity, its score after each ranking stage, its
@@ -10,12 +11,12 @@ stages already (:func:`~agents.retrieval.pipeline.rank_candidates` and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from agents.retrieval.pack import BUDGET_SPENT, PACKED, REPLACED
 from agents.retrieval.types import Packed, SourceHits
 from agents.state import Candidate
 from memory.model import Granularity, MemoryUnit
-from memory.traces import CandidateTrace
 
 __all__ = ["MAX_EXPLAINED", "explain_candidates"]
 
@@ -34,30 +35,34 @@ def explain_candidates(
     packed: Sequence[Packed],
     *,
     limit: int = MAX_EXPLAINED,
-) -> list[CandidateTrace]:
-    """One :class:`CandidateTrace` per candidate of ``merged`` among the first ``limit`` (and
-    every packed one), in ranking order."""
+) -> list[dict[str, Any]]:
+    """One :class:`CandidateTrace`, in its JSON form (what a trace step holds), per candidate
+    of ``merged`` among the first ``limit`` (and every packed one), in ranking order.
+
+    Plain dicts, not models: a read explains up to 200 candidates, and building models only to
+    dump them again cost a tenth of a recall; the trace is validated once, when it is stored."""
     found = _source_positions(lists)
     in_pack = {p.unit.id for p in packed}
     wanted = {c["unit_id"] for c in merged[:limit]} | in_pack
     scored = _stage_scores(stages, wanted)
     weights = {g: round(route.get(g.value, 1.0), _DIGITS) for g in Granularity} if route else {}
-    out: list[CandidateTrace] = []
+    out: list[dict[str, Any]] = []
     for rank, c in _explained(merged, limit, in_pack):
         uid = c["unit_id"]
         unit = units.get(uid)
         weight = weights.get(unit.granularity) if unit is not None else None
-        out.append(  # built from values typed above: construct, no validation pass
-            CandidateTrace.model_construct(
-                unit_id=uid,
-                rank=rank,
-                score=round(c["score"], _DIGITS),
-                source_ranks={s: r for s, (r, _) in found.get(uid, {}).items()},
-                source_scores={s: round(v, _DIGITS) for s, (_, v) in found.get(uid, {}).items()},
-                weight=weight,
-                stages=scored.get(uid, {}),
-                outcome=_outcome(uid, outcomes, in_pack),
-            )
+        sources = found.get(uid, {})
+        out.append(  # the fields of CandidateTrace, in order
+            {
+                "unit_id": uid,
+                "rank": rank,
+                "score": round(c["score"], _DIGITS),
+                "source_ranks": {s: r for s, (r, _) in sources.items()},
+                "source_scores": {s: round(v, _DIGITS) for s, (_, v) in sources.items()},
+                "weight": weight,
+                "stages": scored.get(uid, {}),
+                "outcome": _outcome(uid, outcomes, in_pack),
+            }
         )
     return out
 
