@@ -43,14 +43,14 @@ from agents.state import ReadState, WriteState
 from graphs import long_lived, read_graph, write_graph
 from graphs.background import Deferred, Periodic
 from graphs.checkpoints import PostgresCheckpoints
-from graphs.prefetch import DEFAULT_WINDOW_TEXTS, embedded_ahead
+from graphs.prefetch import embedded_ahead
 from memory.backends import TraceLog, open_trace_store
 from memory.embeddings import Embedder
 from memory.errors import InvalidInputError
 from memory.llm import LiteLLMClient, LLMClient
 from memory.model import Namespace, Turn, utcnow
 from memory.settings import Settings
-from memory.store import EMBED_CACHE_SIZE, DeleteReport, HistoryEvent, MemoryStore, validate_turns
+from memory.store import DeleteReport, HistoryEvent, MemoryStore, validate_turns
 from memory.traces import TraceStep, new_run_id
 from prompts.answer import RESPOND, AnswerOut
 
@@ -291,8 +291,7 @@ class Hypermnesia:
         def texts(turns: list[Turn]) -> list[str]:
             return unit_texts(turns, facts=facts)
 
-        window = min(DEFAULT_WINDOW_TEXTS, EMBED_CACHE_SIZE // 4)
-        for turns in embedded_ahead(sessions, texts, self.store.embed, window_texts=window):
+        for turns in embedded_ahead(sessions, texts, self.store.embed):
             yield self.remember(ns, turns, session_end=True)
 
     def _remember_run(

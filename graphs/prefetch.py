@@ -50,13 +50,10 @@ def embedded_ahead(
         raise InvalidInputError(f"window_texts must be a positive integer, not {window_texts!r}")
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hypermnesia-prefetch")
     try:
-        ahead: Future[int] | None = pool.submit(
-            _embed_window, items, 0, texts_of, embed, 1, 2 * window_texts
-        )
+        ahead = pool.submit(_embed_window, items, 0, texts_of, embed, 1, 2 * window_texts)
         start = 0
         while start < len(items):
-            end = _window_end(ahead, len(items)) if ahead is not None else len(items)
-            ahead = None
+            end = _window_end(ahead, len(items))
             if end < len(items):
                 ahead = pool.submit(
                     _embed_window, items, end, texts_of, embed, window_texts, 2 * window_texts

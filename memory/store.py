@@ -55,7 +55,6 @@ from memory.vector_store import ChromaBackend, InMemoryBackend, VectorBackend, V
 from memory.walk import GraphWalk
 
 __all__ = [
-    "EMBED_CACHE_SIZE",
     "Change",
     "DeleteReport",
     "HistoryEvent",
@@ -73,7 +72,7 @@ Backend = Literal["chroma", "memory"]
 _LINKING_OPS = frozenset({"supersede", "merge", "reopen"})
 #: Texts whose vectors the store keeps for reuse (the write path embeds a text twice, and a bulk
 #: import embeds texts ahead of their writes).
-EMBED_CACHE_SIZE = 8192
+_EMBED_CACHE_SIZE = 8192
 _NO_SEEDS: Mapping[str, float] = MappingProxyType({})
 T = TypeVar("T")
 
@@ -594,7 +593,7 @@ class MemoryStore:
             found = [self._embed_cache[t] for t in texts]
             for text in texts:
                 self._embed_cache.move_to_end(text)
-            while len(self._embed_cache) > EMBED_CACHE_SIZE:
+            while len(self._embed_cache) > _EMBED_CACHE_SIZE:
                 self._embed_cache.popitem(last=False)
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)

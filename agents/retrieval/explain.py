@@ -76,8 +76,8 @@ def _stage_scores(
     for name, ranking in stages.items():
         for c in ranking:  # a unit listed twice keeps its last score
             if (held := scores.get(c["unit_id"])) is not None:
-                held[name] = c["score"]
-    return {uid: {k: round(v, _DIGITS) for k, v in held.items()} for uid, held in scores.items()}
+                held[name] = round(c["score"], _DIGITS)
+    return scores
 
 
 def _explained(
