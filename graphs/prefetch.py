@@ -12,22 +12,26 @@ on the prediction, only the time does.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from memory.errors import InvalidInputError
 
-__all__ = ["DEFAULT_WINDOW_TEXTS", "embedded_ahead"]
+__all__ = ["DEFAULT_WINDOWS_AHEAD", "DEFAULT_WINDOW_TEXTS", "embedded_ahead"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 #: Texts per window: enough for full encoder batches (a LoCoMo session predicts ~50 texts), few
-#: enough that the next window is ready soon and two in flight stay well inside the store's
+#: enough that the next window is ready soon and those in flight stay well inside the store's
 #: embedding cache.
 DEFAULT_WINDOW_TEXTS = 192
+#: Windows embedded ahead of the one being written. With two, the encoder always has a window
+#: queued behind the one it is running, so it never waits for the writer to ask for more.
+DEFAULT_WINDOWS_AHEAD = 2
 
 
 def embedded_ahead(
@@ -36,60 +40,78 @@ def embedded_ahead(
     embed: Callable[[list[str]], object],
     *,
     window_texts: int = DEFAULT_WINDOW_TEXTS,
+    ahead: int = DEFAULT_WINDOWS_AHEAD,
 ) -> Iterator[T]:
     """Yield ``items`` in order; each window's texts (``texts_of`` of its items, at most
-    ``2 * window_texts`` of them) are embedded before its first item is yielded, and the next
-    window's while the caller works on this one.
+    ``2 * window_texts`` of them) are embedded before its first item is yielded, and up to
+    ``ahead`` later windows' while the caller works on this one.
 
     The first window is the first item alone (the caller waits for it); every later one ends at
-    the first item that brings its texts to ``window_texts``. If embedding ahead
-    fails, the failure is logged and the remaining items are yielded without it. Closing the
-    iterator early waits for the embedding under way.
+    the first item that brings its texts to ``window_texts``. Two worker threads embed, so the
+    encoder can start on a window while the one before finishes. If embedding ahead fails, the
+    failure is logged and the remaining items are yielded without it. Closing the iterator early
+    waits for the embedding under way and drops what was not started.
     """
-    if not isinstance(window_texts, int) or window_texts < 1:
-        raise InvalidInputError(f"window_texts must be a positive integer, not {window_texts!r}")
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hypermnesia-prefetch")
+    for name, value in (("window_texts", window_texts), ("ahead", ahead)):
+        if not isinstance(value, int) or value < 1:
+            raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
+    windows = _windows(items, texts_of, window_texts)
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hypermnesia-prefetch")
+    pending: deque[tuple[int, int, Future[object]]] = deque()
     try:
-        ahead = pool.submit(_embed_window, items, 0, texts_of, embed, 1, 2 * window_texts)
-        start = 0
-        while start < len(items):
-            end = _window_end(ahead, len(items))
-            if end < len(items):
-                ahead = pool.submit(
-                    _embed_window, items, end, texts_of, embed, window_texts, 2 * window_texts
-                )
+        for _ in range(ahead + 1):
+            _submit(pool, pending, windows, embed)
+        while pending:
+            start, end, future = pending.popleft()
+            if not _embedded(future):
+                pool.shutdown(wait=False, cancel_futures=True)
+                yield from items[start:]
+                return
+            _submit(pool, pending, windows, embed)
             yield from items[start:end]
-            start = end
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _embed_window(
-    items: Sequence[T],
-    start: int,
-    texts_of: Callable[[T], list[str]],
+def _windows(
+    items: Sequence[T], texts_of: Callable[[T], list[str]], fill: int
+) -> Iterator[tuple[int, int, list[str]]]:
+    """``(start, end, distinct texts)`` of each window: the first item alone, then runs of items
+    that end at the first one bringing their texts to ``fill`` (at most ``2 * fill`` kept)."""
+    start = 0
+    while start < len(items):
+        texts: list[str] = []
+        end = start
+        while end < len(items) and len(texts) < (fill if start else 1):
+            texts += texts_of(items[end])
+            end += 1
+        yield start, end, list(dict.fromkeys(texts))[: 2 * fill]
+        start = end
+
+
+def _submit(
+    pool: ThreadPoolExecutor,
+    pending: deque[tuple[int, int, Future[object]]],
+    windows: Iterator[tuple[int, int, list[str]]],
     embed: Callable[[list[str]], object],
-    fill: int,
-    cap: int,
-) -> int:
-    """Embed the texts of the window that starts at ``start`` and ends at the first item that
-    brings them to ``fill`` (at most ``cap`` distinct ones); returns where it ends."""
-    texts: list[str] = []
-    end = start
-    while end < len(items) and len(texts) < fill:
-        texts += texts_of(items[end])
-        end += 1
-    distinct = list(dict.fromkeys(texts))[:cap]
-    if distinct:
-        embed(distinct)
-    return end
+) -> None:
+    """Start embedding the next window, if there is one."""
+    window = next(windows, None)
+    if window is not None:
+        start, end, texts = window
+        pending.append((start, end, pool.submit(embed, texts) if texts else _done()))
 
 
-def _window_end(ahead: Future[int], total: int) -> int:
-    """Where the window embedded by ``ahead`` ends; after a failure, the end of the items (no
-    more embedding ahead)."""
-    error = ahead.exception()
+def _done() -> Future[object]:
+    future: Future[object] = Future()
+    future.set_result(None)
+    return future
+
+
+def _embedded(future: Future[object]) -> bool:
+    """Wait for a window's embedding; after a failure, log it and say so (False)."""
+    error = future.exception()
     if error is None:
-        return ahead.result()
+        return True
     log.warning("embedding ahead failed; each write embeds its own texts: %r", error)
-    return total
+    return False

@@ -157,6 +157,22 @@ def test_embedded_ahead_embeds_each_window_before_its_items_and_the_next_while_t
         assert first_embed < events.index(("yield", item)), n
 
 
+def test_embedded_ahead_keeps_two_windows_embedding_behind_the_one_being_written() -> None:
+    third_window = threading.Event()
+
+    def embed(texts: list[str]) -> None:
+        if "i3" in texts:
+            third_window.set()
+
+    items = [f"i{n}" for n in range(8)]
+    for item in embedded_ahead(items, lambda i: [i], embed, window_texts=2):
+        if item == "i0":  # the first window (i0), then (i1, i2) and (i3, i4) are under way
+            assert third_window.wait(5)
+    seen: list[int] = []
+    one_ahead = embedded_ahead(items, lambda i: [i], lambda t: seen.append(len(t)), ahead=1)
+    assert list(one_ahead) == items and seen == [1, 7]
+
+
 def test_embedded_ahead_caps_a_window_and_rejects_a_bad_size() -> None:
     seen: list[int] = []
     items = list(
@@ -170,6 +186,8 @@ def test_embedded_ahead_caps_a_window_and_rejects_a_bad_size() -> None:
     assert items == ["a", "b"] and seen == [16, 16]
     with pytest.raises(InvalidInputError, match="window_texts"):
         list(embedded_ahead(["a"], lambda _: [], lambda _: None, window_texts=0))
+    with pytest.raises(InvalidInputError, match="ahead must be a positive integer"):
+        list(embedded_ahead(["a"], lambda _: [], lambda _: None, ahead=0))
 
 
 def test_closing_an_import_early_waits_for_the_embedding_under_way() -> None:
