@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 __all__ = ["Facet", "Reading", "read_fact"]
@@ -121,8 +122,12 @@ _LOST = re.compile(
 )
 
 
-def read_fact(person: str, text: str, slot: tuple[str, str] | None = None) -> list[Reading]:
-    """Every statement ``text`` makes about ``person``; ``slot`` is the fact's attribute slot."""
+@lru_cache(maxsize=65536)
+def read_fact(person: str, text: str, slot: tuple[str, str] | None = None) -> tuple[Reading, ...]:
+    """Every statement ``text`` makes about ``person``; ``slot`` is the fact's attribute slot.
+
+    Memoised: each reflection reads every fact about a person again, and most were read before.
+    """
     name = re.escape(person)
     subject = rf"(?<![\w'-]){name}{_ADV}\s+"
     text = " ".join(text.split())
@@ -138,7 +143,7 @@ def read_fact(person: str, text: str, slot: tuple[str, str] | None = None) -> li
     ]
     if slot is not None:
         found += _from_slot(person, text, slot, found)
-    return list(dict.fromkeys(found))
+    return tuple(dict.fromkeys(found))
 
 
 def _clean(obj: str) -> str | None:

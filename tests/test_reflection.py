@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agents.persona import profile_text, statements
+from agents.persona_read import read_fact
 from agents.reflector import propose_reflections
 from agents.restate import replaced_insight
 from graphs.client import Hypermnesia
@@ -182,6 +183,15 @@ def test_a_fact_backing_one_statement_twice_is_cited_once_and_ranks_first() -> N
     found = statements("Ann", facts)
     assert [s.phrase for s in found] == ["likes tea", "likes chess"]
     assert found[0].sources == (facts[1].id, facts[2].id)
+
+
+def test_a_fact_read_again_comes_from_the_memo_with_the_same_statements() -> None:
+    facts = [fact("Ann loves green tea.", 1), fact("Ann has a sister.", 2)]
+    first = statements("Ann", facts)
+    hits = read_fact.cache_info().hits
+    assert statements("Ann", facts) == first
+    assert read_fact.cache_info().hits == hits + 2
+    assert {s.phrase for s in first} == {"likes green tea", "has a sister"}
 
 
 def test_relations_merge_and_what_needs_the_conversation_is_left_out() -> None:
