@@ -266,8 +266,8 @@ class Hypermnesia:
         would (the same units, decisions and traces): the way to import a history.
 
         Every session is checked before the first is written (InvalidInputError names the bad
-        one). While one window of sessions is written, a worker thread embeds the texts the
-        next window's units will carry, in large batches (:mod:`graphs.prefetch`); in LLM mode
+        one). While one window of sessions is written, worker threads embed the texts the next
+        windows' units will carry, in large batches (:mod:`graphs.prefetch`); in LLM mode
         facts come from the model, so only turn and segment texts are embedded ahead. Yields
         each session's result once it is stored.
         """

@@ -1,5 +1,5 @@
-"""Embedding ahead of a bulk import: while the engine writes one window of items (sessions), a
-worker thread embeds the texts the next window will need, into the store's embedding cache.
+"""Embedding ahead of a bulk import: while the engine writes one window of items (sessions), worker
+threads embed the texts the next windows will need, into the store's embedding cache.
 
 Two things make this pay. The encoder's cost per word piece falls as its batches grow, and one
 window holds the texts of many sessions, where a write alone embeds a few dozen. And inference runs
