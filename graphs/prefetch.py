@@ -33,6 +33,9 @@ DEFAULT_WINDOW_TEXTS = 192
 #: queued behind the one it is running, so it never waits for the writer to ask for more.
 DEFAULT_WINDOWS_AHEAD = 2
 
+_Pending = deque[tuple[int, int, Future[object]]]
+"""Windows submitted and not yet yielded: (start, end, their embedding), oldest first."""
+
 
 def embedded_ahead(
     items: Sequence[T],
@@ -57,7 +60,7 @@ def embedded_ahead(
             raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
     windows = _windows(items, texts_of, window_texts)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hypermnesia-prefetch")
-    pending: deque[tuple[int, int, Future[object]]] = deque()
+    pending: _Pending = deque()
     try:
         for _ in range(ahead + 1):
             _submit(pool, pending, windows, embed)
@@ -91,7 +94,7 @@ def _windows(
 
 def _submit(
     pool: ThreadPoolExecutor,
-    pending: deque[tuple[int, int, Future[object]]],
+    pending: _Pending,
     windows: Iterator[tuple[int, int, list[str]]],
     embed: Callable[[list[str]], object],
 ) -> None:

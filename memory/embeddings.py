@@ -189,7 +189,7 @@ class _MiniLMRuntime:
         self.tokenizer = tokenizer
         self.session = session
         self.model = model
-        self.lanes = os.cpu_count() or 1
+        self.lanes = _cores()
         self.input_names = {i.name for i in session.get_inputs()}
         cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
         probe = tokenizer.encode("a").ids
@@ -218,6 +218,10 @@ class _MiniLMRuntime:
                 self._pool = ThreadPoolExecutor(self.lanes, thread_name_prefix="minilm-lane")
                 self._pool_pid = os.getpid()
             return self._lane_session, self._pool
+
+
+def _cores() -> int:
+    return os.cpu_count() or 1
 
 
 _RUNTIME: _MiniLMRuntime | None = None
@@ -262,7 +266,7 @@ def _runtime() -> _MiniLMRuntime:
                 tokenizer.no_truncation()
                 session = ort.InferenceSession(
                     str(model),
-                    sess_options=_session_options(os.cpu_count() or 1),
+                    sess_options=_session_options(_cores()),
                     providers=["CPUExecutionProvider"],
                 )
             except Exception as exc:
