@@ -461,9 +461,12 @@ class Hypermnesia:
         :meth:`MemoryStore.compact`), so erased content leaves the disk."""
         self.store.compact()
         self.traces.compact()
-        if self._checkpoints is not None:
-            self._checkpoints.execute("VACUUM")
-            self._checkpoints.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if self._checkpoints is not None and isinstance(self._saver, SqliteSaver):
+            # The saver holds its lock until its writes commit; VACUUM fails inside a transaction
+            # that a write run on another thread (another namespace, a reflection) has open.
+            with self._saver.lock:
+                self._checkpoints.execute("VACUUM")
+                self._checkpoints.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         if self._pg_checkpoints is not None:
             self._pg_checkpoints.compact()
 

@@ -9,6 +9,7 @@ history records it.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -137,3 +138,27 @@ def test_forgetting_a_successor_reopens_what_it_replaced(engine: Hypermnesia) ->
     events = engine.history(SAM, boston.id)
     assert [e.op for e in events][-1] == "reopen"
     assert boston.id in engine.store.current_units(SAM)
+
+
+def test_erasing_while_another_thread_writes_another_namespace(engine: Hypermnesia) -> None:
+    """Erasure rewrites every file (checkpoints included) while another user's writes, run on
+    another thread, keep committing: both succeed and every written turn is kept."""
+    max_ns = Namespace(user_id="max")
+    written = engine.remember(SAM, [_turn(i, f"Sam visited city {i} in May.", 5) for i in range(4)])
+    errors: list[BaseException] = []
+
+    def write_max() -> None:
+        try:
+            for i in range(40):
+                engine.remember(max_ns, [_turn(100 + i, f"Max visited town {i} in June.", 6)])
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    writer = threading.Thread(target=write_max)
+    writer.start()
+    for decision in written.decisions:
+        if decision.granularity == "turn":
+            engine.forget(SAM, [decision.unit_id])
+    writer.join()
+    assert errors == []
+    assert len(engine.store.turns(max_ns)) == 40
