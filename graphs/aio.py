@@ -1,10 +1,13 @@
 """``AsyncHypermnesia``: the engine for event loops (the REST service, the MCP server).
 
 The engine is synchronous and CPU-bound; each call here runs it on a worker thread, so a recall in
-flight never stalls the loop that serves other requests. A read-write lock lets reads run side by
-side while a write (remember, forget, reflect) runs alone: the write graph judges new facts against
-what is stored, so two writes at once could both decide a fact is new, and the in-process index
-must not change under a search. Waiting happens on the loop, not on a thread.
+flight never stalls the loop that serves other requests. Each namespace has a read-write lock:
+its reads run side by side while a write to it (remember, reflect) runs alone, since the write
+graph judges new facts against what is stored (two writes at once could both decide a fact is
+new) and a recall should see a write whole or not at all. Calls on different namespaces do not
+wait for one another: the engine keeps namespaces apart and is safe for threads. Erasing
+(``forget``, which may rewrite shared files) and closing wait for every call in flight and run
+alone. Waiting happens on the loop, not on a thread.
 
 Use it from one event loop; open it with :meth:`AsyncHypermnesia.open` and close it with
 :meth:`aclose` (or ``async with``).
@@ -12,7 +15,8 @@ Use it from one event loop; open it with :meth:`AsyncHypermnesia.open` and close
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,7 +36,7 @@ __all__ = ["AsyncHypermnesia"]
 
 T = TypeVar("T")
 
-#: Threads the engine may use at once (reads side by side; a write takes one alone).
+#: Threads the engine may use at once, over all namespaces.
 DEFAULT_THREADS = 4
 
 
@@ -46,6 +50,8 @@ class AsyncHypermnesia:
         self._threads = threads
         self._limiter: anyio.CapacityLimiter | None = None
         self._lock: aiorwlock.RWLock | None = None
+        # namespace key -> (its lock, calls holding or waiting for it); dropped at zero calls
+        self._spaces: dict[str, tuple[aiorwlock.RWLock, int]] = {}
 
     @classmethod
     async def open(
@@ -79,10 +85,12 @@ class AsyncHypermnesia:
     async def remember(
         self, ns: Namespace, turns: Sequence[Turn], *, session_end: bool = True
     ) -> RememberResult:
-        return await self._write(lambda: self.engine.remember(ns, turns, session_end=session_end))
+        return await self._write(
+            ns, lambda: self.engine.remember(ns, turns, session_end=session_end)
+        )
 
     async def reflect(self, ns: Namespace) -> RememberResult:
-        return await self._write(lambda: self.engine.reflect(ns))
+        return await self._write(ns, lambda: self.engine.reflect(ns))
 
     async def forget(
         self, ns: Namespace, unit_ids: Sequence[str], *, dry_run: bool = False
@@ -90,7 +98,7 @@ class AsyncHypermnesia:
         def call() -> DeleteReport:
             return self.engine.forget(ns, unit_ids, dry_run=dry_run)
 
-        return await (self._read(call) if dry_run else self._write(call))
+        return await (self._read(ns, call) if dry_run else self._alone(call))
 
     async def recall(
         self,
@@ -102,26 +110,29 @@ class AsyncHypermnesia:
         recipe: str = "full",
     ) -> RecallResult:
         return await self._read(
+            ns,
             lambda: self.engine.recall(
                 ns, question, budget=budget, max_iterations=max_iterations, recipe=recipe
-            )
+            ),
         )
 
     async def history(self, ns: Namespace, unit_id: str) -> list[HistoryEvent]:
-        return await self._read(lambda: self.engine.history(ns, unit_id))
+        return await self._read(ns, lambda: self.engine.history(ns, unit_id))
 
     async def units(self, ns: Namespace, unit_ids: Sequence[str]) -> list[MemoryUnit]:
         """Units by id, in the order asked; ids not in ``ns`` are absent."""
-        return await self._read(lambda: self.engine.store.get(ns, unit_ids))
+        return await self._read(ns, lambda: self.engine.store.get(ns, unit_ids))
 
     async def runs(self, ns: Namespace, *, limit: int = 20) -> list[TraceRun]:
         """The namespace's most recent runs, without their steps."""
-        return await self._read(lambda: self.engine.traces.list_runs(namespace=ns.key, limit=limit))
+        return await self._read(
+            ns, lambda: self.engine.traces.list_runs(namespace=ns.key, limit=limit)
+        )
 
     async def run(self, ns: Namespace, run_id: str) -> TraceRun:
         """One run with its steps; another namespace's run is reported as missing, exactly like
         a run that does not exist, so its existence is not revealed."""
-        run = await self._read(lambda: self.engine.traces.get(run_id))
+        run = await self._read(ns, lambda: self.engine.traces.get(run_id))
         if run.namespace != ns.key:
             raise UnitNotFoundError(f"no trace run {run_id!r}")
         return run
@@ -129,7 +140,8 @@ class AsyncHypermnesia:
     async def read(self, fn: Callable[[Hypermnesia], T]) -> T:
         """``fn(engine)`` on a worker thread, beside other reads and never during a write: for a
         caller that reads several things at once (the trace viewer's pages)."""
-        return await self._read(lambda: fn(self.engine))
+        async with self._rwlock().reader_lock:
+            return await self._run(lambda: fn(self.engine))
 
     # -- scheduling ----------------------------------------------------------------------------
 
@@ -143,10 +155,30 @@ class AsyncHypermnesia:
             self._limiter = anyio.CapacityLimiter(self._threads)
         return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
 
-    async def _read(self, fn: Callable[[], T]) -> T:
+    @asynccontextmanager
+    async def _space(self, ns: Namespace) -> AsyncIterator[aiorwlock.RWLock]:
+        """``ns``'s lock, shared by every call on ``ns`` in flight (made for the first, dropped
+        after the last), inside the whole engine's reader lock."""
         async with self._rwlock().reader_lock:
+            lock, users = self._spaces.get(ns.key) or (aiorwlock.RWLock(), 0)
+            self._spaces[ns.key] = (lock, users + 1)
+            try:
+                yield lock
+            finally:
+                lock, users = self._spaces[ns.key]
+                if users == 1:
+                    del self._spaces[ns.key]
+                else:
+                    self._spaces[ns.key] = (lock, users - 1)
+
+    async def _read(self, ns: Namespace, fn: Callable[[], T]) -> T:
+        async with self._space(ns) as lock, lock.reader_lock:
             return await self._run(fn)
 
-    async def _write(self, fn: Callable[[], T]) -> T:
+    async def _write(self, ns: Namespace, fn: Callable[[], T]) -> T:
+        async with self._space(ns) as lock, lock.writer_lock:
+            return await self._run(fn)
+
+    async def _alone(self, fn: Callable[[], T]) -> T:
         async with self._rwlock().writer_lock:
             return await self._run(fn)

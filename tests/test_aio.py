@@ -1,5 +1,6 @@
-"""``AsyncHypermnesia``: the loop keeps running while the engine works, writes take turns, and a
-run of another namespace is as missing as a run that does not exist."""
+"""``AsyncHypermnesia``: the loop keeps running while the engine works, writes to one namespace
+take turns and its reads see a write whole, other namespaces do not wait, and a run of another
+namespace is as missing as a run that does not exist."""
 
 from __future__ import annotations
 
@@ -69,6 +70,58 @@ def test_concurrent_writes_of_one_fact_store_it_once(tmp_path: Path) -> None:
 
     decisions = asyncio.run(scenario())
     assert decisions.count("new") == 1 and len(decisions) == 4
+
+
+async def _writing(hm: AsyncHypermnesia, ns: Namespace, turns: list[Turn]) -> asyncio.Task[object]:
+    """A write of ``turns`` to ``ns``, returned once it holds the namespace's write lock."""
+    task = asyncio.create_task(hm.remember(ns, turns))
+    while not (ns.key in hm._spaces and hm._spaces[ns.key][0].writer_lock.locked):
+        assert not task.done(), "the write ended before it was seen holding its lock"
+        await asyncio.sleep(0.001)
+    return task
+
+
+def test_a_write_does_not_hold_back_another_namespace(tmp_path: Path) -> None:
+    """A long import for one user; another user's recall and write are answered meanwhile."""
+    max_ns = Namespace(user_id="max")
+
+    async def scenario() -> None:
+        async with _open(tmp_path) as hm:
+            await hm.remember(max_ns, _turns("M", 3))
+            write = await _writing(hm, SAM, _turns("T", 300))
+            answer = await hm.recall(max_ns, "Which city did Max visit?")
+            other = await hm.remember(max_ns, _turns("N", 1))
+            assert not write.done(), "the other namespace waited for the write"
+            assert answer.evidence and other.turns == 1
+            await write
+        assert hm._spaces == {}  # a lock lives only while calls use it
+
+    asyncio.run(scenario())
+
+
+def test_a_read_of_the_namespace_being_written_sees_the_write_whole(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with _open(tmp_path) as hm:
+            write = await _writing(hm, SAM, _turns("T", 60))
+            during = await hm.recall(SAM, "Which city did Sam visit?")
+            assert write.done() and during.evidence
+            after = await hm.recall(SAM, "Which city did Sam visit?")
+            assert [e.unit_id for e in during.evidence] == [e.unit_id for e in after.evidence]
+
+    asyncio.run(scenario())
+
+
+def test_erasing_waits_for_every_call_and_runs_alone(tmp_path: Path) -> None:
+    max_ns = Namespace(user_id="max")
+
+    async def scenario() -> None:
+        async with _open(tmp_path) as hm:
+            kept = await hm.remember(max_ns, _turns("M", 2))
+            write = await _writing(hm, SAM, _turns("T", 60))
+            report = await hm.forget(max_ns, [kept.decisions[0].unit_id])
+            assert write.done() and report.deleted
+
+    asyncio.run(scenario())
 
 
 def test_reads_answer_and_traces_stay_in_their_namespace(tmp_path: Path) -> None:
