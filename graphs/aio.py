@@ -138,8 +138,9 @@ class AsyncHypermnesia:
         return run
 
     async def read(self, fn: Callable[[Hypermnesia], T]) -> T:
-        """``fn(engine)`` on a worker thread, beside other reads and never during a write: for a
-        caller that reads several things at once (the trace viewer's pages)."""
+        """``fn(engine)`` on a worker thread, beside other calls and never during an erasure: for
+        a caller that reads several things at once, across namespaces (the trace viewer's pages).
+        A write under way in some namespace may show as a run not yet finished."""
         async with self._rwlock().reader_lock:
             return await self._run(lambda: fn(self.engine))
 
