@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.bench.load import local_tenants, read_keys, run_load
+from evals.bench.load import SHOWN, LoadReport, local_tenants, read_keys, run_load
 from memory.errors import InvalidInputError
 from tests.service_server import ROOT, Service
 
@@ -59,7 +59,19 @@ def test_a_short_run_prints_the_figures(keyed_service: Service, tmp_path: Path) 
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(KEYS) <= figures.keys()
     assert figures["requests"] > 0 and figures["errors"] == 0 and figures["lost_writes"] == 0
+    assert figures["lost_turns"] == [] and figures["first_errors"] == []
     assert figures["rps"] > 0 and 0 < figures["p50_ms"] <= figures["p95_ms"]
+
+
+def test_the_figures_name_the_first_lost_turns_and_errors() -> None:
+    report = LoadReport(seconds=2.0, clients=1)
+    report.latencies["remember"] += [0.1, 0.2]
+    report.errors += [f"recall: 503 busy {i}" for i in range(SHOWN + 2)]
+    report.lost += [("sam", f"api:{i}", f"zq{i}") for i in range(SHOWN + 3)]
+    figures = report.figures()
+    assert figures["lost_writes"] == SHOWN + 3 and figures["errors"] == SHOWN + 2
+    assert figures["lost_turns"] == [f"sam:api:{i}" for i in range(SHOWN)]
+    assert figures["first_errors"] == [f"recall: 503 busy {i}" for i in range(SHOWN)]
 
 
 def test_a_far_url_is_one_red_line() -> None:

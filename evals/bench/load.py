@@ -30,6 +30,7 @@ from memory.errors import InvalidInputError
 __all__ = [
     "MAX_CLIENTS",
     "MAX_SECONDS",
+    "SHOWN",
     "LoadReport",
     "Tenant",
     "keyed_tenants",
@@ -41,6 +42,8 @@ __all__ = [
 
 MAX_CLIENTS = 256
 MAX_SECONDS = 600.0
+#: Lost turns and error messages named in the figures (the counts cover all of them).
+SHOWN = 10
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _OPS = ("remember", "recall")
 
@@ -91,7 +94,8 @@ class LoadReport:
 
     def figures(self) -> dict[str, Any]:
         """The figures (``requests``, ``errors``, ``rps``, ``p50_ms``, ``p95_ms``,
-        ``lost_writes``), the same per operation, and the load average of this machine."""
+        ``lost_writes``), the same per operation, the load average of this machine, and the
+        first lost turns (``tenant:turn id``) and error messages, to look into."""
         every = [x for values in self.latencies.values() for x in values]
         out: dict[str, Any] = {
             "requests": len(every),
@@ -107,6 +111,8 @@ class LoadReport:
             out[f"{op}_count"] = len(values)
             out.update(_percentiles(f"{op}_", values))
         out["load_average"] = [round(x, 2) for x in os.getloadavg()]
+        out["lost_turns"] = [f"{tenant}:{turn}" for tenant, turn, _ in self.lost[:SHOWN]]
+        out["first_errors"] = self.errors[:SHOWN]
         return out
 
 
