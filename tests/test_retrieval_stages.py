@@ -204,6 +204,35 @@ def test_fuse_sums_weighted_reciprocal_ranks(view: NamespaceView) -> None:
     assert routed[0]["score"] == pytest.approx(by_id[b]["score"] * 0.5)
 
 
+def test_score_fusion_keeps_how_far_ahead_a_clear_best_match_is(view: NamespaceView) -> None:
+    a, b, c = _ids(
+        view,
+        "I adopted a beagle named Biscuit.",
+        "What a lovely dog! Where did you find him?",
+        "At the shelter on Elm Street.",
+    )
+    # dense: a far ahead of b and c, which score alike; lexical: c then b, not a
+    lists = [
+        SourceHits("dense", 1.0, [Hit(a, 0.90), Hit(b, 0.41), Hit(c, 0.40)]),
+        SourceHits("lexical", 1.0, [Hit(c, 2.0), Hit(b, 1.0)]),
+    ]
+    by_rank = fuse(lists, view.units, rrf_k=60, route={})
+    assert [x["unit_id"] for x in by_rank] == [c, b, a]  # found twice beats a clear first place
+    blended = fuse(lists, view.units, rrf_k=60, route={}, score_share=0.7)
+    assert [x["unit_id"] for x in blended] == [c, a, b]
+    by_id = {x["unit_id"]: x["score"] for x in blended}
+    assert by_id[a] == pytest.approx(0.3 / 61 + 0.7 / 61)  # first in dense, normalised 1
+    assert by_id[c] == pytest.approx(0.3 / 63 + 1 / 61)  # last in dense (0), first in lexical
+    equal = fuse(
+        [SourceHits("dense", 1.0, [Hit(a, 0.5), Hit(b, 0.5)])],
+        view.units,
+        rrf_k=60,
+        route={},
+        score_share=1.0,
+    )
+    assert [x["score"] for x in equal] == pytest.approx([1 / 61, 1 / 61])  # no spread: all top
+
+
 def test_boost_in_range_lifts_units_dated_inside_the_span(view: NamespaceView) -> None:
     late = _fact("Sam walked Biscuit.", "D1:9", when=datetime(2023, 6, 1, tzinfo=UTC))
     units = {**view.units, late.id: late}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.retrieval.current import asks_about_now, prefer_successors
+from agents.retrieval.current import asks_about_now, prefer_successors, stale_turn_successors
+from agents.retrieval.view import view_for
 from agents.state import Candidate
 from agents.state_change import change_cue, changed_fact, topic_text
 from agents.trust import may_supersede
@@ -175,3 +176,27 @@ def test_a_stale_turn_off_the_question_promotes_nothing(lee: Hypermnesia) -> Non
     evidence = lee.recall(LEE, "Does Jo run a cafe?").evidence
     assert "cafe" in evidence[0].text
     assert not any("successor" in e.source for e in evidence)
+
+
+def test_a_segment_quoting_a_stale_turn_gets_the_successor_above_it(lee: Hypermnesia) -> None:
+    """A session segment that holds the March turn is as stale as the turn itself."""
+    units = lee.store.units(LEE)
+    segment = next(
+        u for u in units if u.granularity == Granularity.SESSION and "D1:1" in u.provenance
+    )
+    espressos = next(
+        u
+        for u in units
+        if u.granularity == Granularity.FACT and u.is_current and "espressos" in u.text
+    )
+    view = view_for(lee.store, LEE)
+    ranked = [Candidate(unit_id=segment.id, score=1.0, sources=["dense"])]
+    found = stale_turn_successors(
+        lee.store, LEE, view, ranked, "Does Lee drink coffee?", frozenset(Granularity)
+    )
+    assert found == {segment.id: (espressos.id,)}
+    assert [c["unit_id"] for c in prefer_successors(ranked, found)] == [espressos.id, segment.id]
+    off_topic = stale_turn_successors(
+        lee.store, LEE, view, ranked, "Does Jo run a cafe?", frozenset(Granularity)
+    )
+    assert off_topic == {}

@@ -139,7 +139,9 @@ def prefer_current(candidates: Sequence[Candidate], holders: frozenset[str]) -> 
 
 
 STALE_CHECKED = 20
-"""How many of the best candidates are checked for being stale turns."""
+"""How many of the best candidates are checked for quoting stale turns."""
+_QUOTING = frozenset({Granularity.TURN, Granularity.SESSION})
+"""Granularities whose units quote turns (their provenance is turn ids)."""
 _CHAIN = 8
 """The longest supersede chain followed to a current successor."""
 
@@ -152,22 +154,45 @@ def stale_turn_successors(
     question: str,
     allowed: frozenset[Granularity],
 ) -> dict[str, tuple[str, ...]]:
-    """Among the best candidates, each turn whose facts were all superseded, with the current
-    facts (of the ``allowed`` granularities) that superseded them ("I quit coffee" → "Lee is back
-    on two espressos a day"). Only a turn whose superseded facts share a content word with the
-    question counts: in a small namespace every turn is a candidate, and "What is Sam allergic
-    to?" has nothing to do with where Sam lived before."""
-    asked = set(content_tokens(question))
-    turns = [view.units[c["unit_id"]] for c in ranked[:STALE_CHECKED]]
-    by_source = {p: u.id for u in turns if u.granularity == Granularity.TURN for p in u.provenance}
-    if not by_source:
+    """Among the best candidates, each unit quoting a turn whose facts were all superseded
+    (the turn itself, or a session segment holding it), with the current facts (of the
+    ``allowed`` granularities) that superseded them ("I quit coffee" → "Lee is back on two
+    espressos a day"). Only a turn whose superseded facts share a content word with the question
+    counts: in a small namespace every turn is a candidate, and "What is Sam allergic to?" has
+    nothing to do with where Sam lived before."""
+    quoting = [
+        view.units[c["unit_id"]]
+        for c in ranked[:STALE_CHECKED]
+        if view.units[c["unit_id"]].granularity in _QUOTING
+    ]
+    turn_ids = {p for u in quoting for p in u.provenance}
+    if not turn_ids:
         return {}
-    derived = store.get(ns, sorted(store.units_derived_from(ns, by_source)), access=False)
+    stale = _stale_turns(store, ns, view, turn_ids, set(content_tokens(question)), allowed)
+    out: dict[str, tuple[str, ...]] = {}
+    for unit in quoting:
+        found = {uid for p in unit.provenance for uid in stale.get(p, ())}
+        if found:
+            out[unit.id] = tuple(sorted(found))
+    return out
+
+
+def _stale_turns(
+    store: MemoryStore,
+    ns: Namespace,
+    view: NamespaceView,
+    turn_ids: set[str],
+    asked: set[str],
+    allowed: frozenset[Granularity],
+) -> dict[str, tuple[str, ...]]:
+    """Turn id → the current successors of its facts, for each of ``turn_ids`` whose facts were
+    all superseded and share a content word with the question (``asked``)."""
+    derived = store.get(ns, sorted(store.units_derived_from(ns, turn_ids)), access=False)
     facts: dict[str, list[MemoryUnit]] = {}
     for fact in (u for u in derived if u.granularity == Granularity.FACT):
         for source in fact.provenance:
-            if source in by_source:
-                facts.setdefault(by_source[source], []).append(fact)
+            if source in turn_ids:
+                facts.setdefault(source, []).append(fact)
     out: dict[str, tuple[str, ...]] = {}
     for turn_id, held in facts.items():
         if any(f.is_current for f in held):

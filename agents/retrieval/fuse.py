@@ -1,6 +1,7 @@
 """Stages 4 and 5 of the read path: fuse the sources' rankings, then adjust scores.
 
-Fusion is weighted reciprocal-rank fusion scaled by the router's granularity weights. The
+Fusion blends each source's reciprocal ranks with its normalised scores, weighted per source and
+scaled by the router's granularity weights. The
 adjustments each multiply or add to fused scores and re-rank (stably, so ties keep their order):
 units dated inside the days the question names, turns next to a strong match, and units said by a
 person the question names.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from agents.retrieval.types import DateSpan, SourceHits
+from agents.retrieval.types import DateSpan, Hit, SourceHits
 from agents.retrieval.view import NamespaceView
 from agents.state import Candidate
 from memory.model import MemoryUnit
@@ -45,22 +46,36 @@ def fuse(
     *,
     rrf_k: float,
     route: Mapping[str, float],
+    score_share: float = 0.0,
 ) -> list[Candidate]:
-    """Σ weight / (rrf_k + rank) over the lists, times the unit's granularity weight; best first.
+    """Σ weight × blend over the lists, times the unit's granularity weight; best first.
 
-    Units not in ``units`` (no longer current) are dropped; ``sources`` lists where each was found.
+    A hit's blend is ``(1 - score_share) / (rrf_k + rank)`` plus ``score_share`` times its score
+    min-max normalised within its list, scaled to the first rank's reciprocal ``1 / (rrf_k + 1)``
+    so that the two parts weigh alike. Ranks alone treat a clear best match like a near tie;
+    normalised scores keep the gap. Units not in ``units`` (no longer current) are dropped;
+    ``sources`` lists where each was found.
     """
     scores: dict[str, float] = {}
     sources: dict[str, list[str]] = {}
     for source in lists:
-        for rank, hit in enumerate(source.hits):
-            if hit.unit_id not in units:
-                continue
-            scores[hit.unit_id] = scores.get(hit.unit_id, 0.0) + source.weight / (rrf_k + rank + 1)
+        hits = [h for h in source.hits if h.unit_id in units]
+        for rank, (hit, norm) in enumerate(zip(hits, _normalised(hits), strict=True)):
+            blend = (1.0 - score_share) / (rrf_k + rank + 1) + score_share * norm / (rrf_k + 1)
+            scores[hit.unit_id] = scores.get(hit.unit_id, 0.0) + source.weight * blend
             sources.setdefault(hit.unit_id, []).append(source.name)
     for uid in scores:
         scores[uid] *= route.get(units[uid].granularity.value, 1.0)
     return _ranked(scores, sources)
+
+
+def _normalised(hits: Sequence[Hit]) -> list[float]:
+    """Each hit's score mapped onto [0, 1] by the list's lowest and highest (all 1 if equal)."""
+    if not hits:
+        return []
+    low = min(h.score for h in hits)
+    spread = max(h.score for h in hits) - low
+    return [(h.score - low) / spread if spread > 0 else 1.0 for h in hits]
 
 
 def boost_in_range(

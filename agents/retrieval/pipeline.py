@@ -46,7 +46,7 @@ def search_sources(
         lists.append(SourceHits("lexical", recipe.lexical_weight, lexical))
     route = route_weights(view.units, dense) if recipe.router else {}
     if recipe.graph:
-        first = fuse(lists, view.units, rrf_k=recipe.rrf_k, route=route)[:MAX_SEED_HITS]
+        first = _fused(lists, view, route, recipe)[:MAX_SEED_HITS]
         seeds = [Hit(c["unit_id"], c["score"]) for c in first]
         graph = graph_hits(
             store, ns, view, entities=plan.entities, spans=plan.spans, seeds=seeds, recipe=recipe
@@ -70,7 +70,7 @@ def rank_candidates(
 
     ``stages``, when given, receives the ranking after each stage by name, for the trace."""
     seen = stages if stages is not None else {}
-    ranked = seen["fused"] = fuse(lists, view.units, rrf_k=recipe.rrf_k, route=route)
+    ranked = seen["fused"] = _fused(lists, view, route, recipe)
     ranked = seen["in range"] = boost_in_range(ranked, view.units, plan.spans)
     if recipe.context_share > 0:
         ranked = seen["context"] = spread_to_neighbours(ranked, view, recipe.context_share)
@@ -86,3 +86,9 @@ def rank_candidates(
     if recipe.current_first and plan.current:
         ranked = seen["current"] = prefer_current(ranked, plan.current)
     return ranked
+
+
+def _fused(
+    lists: Sequence[SourceHits], view: NamespaceView, route: Mapping[str, float], recipe: Recipe
+) -> list[Candidate]:
+    return fuse(lists, view.units, rrf_k=recipe.rrf_k, route=route, score_share=recipe.score_share)
