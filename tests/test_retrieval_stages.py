@@ -484,9 +484,11 @@ def test_a_pass_uses_exactly_the_sources_the_recipe_enables(store: MemoryStore) 
     view = view_for(store, NS)
     plan = QueryPlan("Where does Maya work?", "Where does Maya work?", ["Maya"], [])
     lists, route = search_sources(store, NS, view, plan, get_recipe("full"))
-    assert [s.name for s in lists] == ["dense", "lexical", "graph"] and route
+    assert [s.name for s in lists] == ["dense", "topic", "lexical", "graph"] and route
     lists, route = search_sources(store, NS, view, plan, get_recipe("no-graph"))
-    assert [s.name for s in lists] == ["dense", "lexical"]
+    assert [s.name for s in lists] == ["dense", "topic", "lexical"]
+    lists, route = search_sources(store, NS, view, plan, get_recipe("no-topic"))
+    assert [s.name for s in lists] == ["dense", "lexical", "graph"]
     lists, route = search_sources(store, NS, view, plan, get_recipe("no-router"))
     assert route == {}
     ranked = rank_candidates(lists, view, plan, route, get_recipe("full"))

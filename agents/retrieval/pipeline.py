@@ -20,6 +20,7 @@ from agents.retrieval.fuse import (
 )
 from agents.retrieval.route import route_weights
 from agents.retrieval.sources import MAX_SEED_HITS, dense_hits, graph_hits, lexical_hits
+from agents.retrieval.topic import topic_text
 from agents.retrieval.types import Hit, QueryPlan, SourceHits
 from agents.retrieval.view import NamespaceView
 from agents.state import Candidate
@@ -34,13 +35,20 @@ def search_sources(
 ) -> tuple[list[SourceHits], dict[str, float]]:
     """Each enabled source's ranking, and the router's granularity weights (empty when off).
 
-    The graph walk is seeded by the best fused hits of the dense and lexical sources.
+    The ``topic`` source is the dense index searched again without the query's names that are
+    common in the namespace (:mod:`agents.retrieval.topic`); the graph walk is seeded by the best
+    fused hits of the dense, topic and lexical sources.
     """
     lists: list[SourceHits] = []
     dense: list[Hit] = []
     if recipe.dense:
-        dense = dense_hits(store, ns, store.embed([plan.search_text])[0], recipe)
+        topic = topic_text(view, plan.search_text, plan.entities) if recipe.topic_weight else None
+        vectors = store.embed([plan.search_text] if topic is None else [plan.search_text, topic])
+        dense = dense_hits(store, ns, vectors[0], recipe)
         lists.append(SourceHits("dense", recipe.dense_weight, dense))
+        if topic is not None:  # both texts in one encoder run
+            hits = dense_hits(store, ns, vectors[1], recipe)
+            lists.append(SourceHits("topic", recipe.topic_weight, hits))
     if recipe.lexical:
         lexical = lexical_hits(store, ns, plan.search_text, recipe)
         lists.append(SourceHits("lexical", recipe.lexical_weight, lexical))

@@ -1,6 +1,7 @@
 """Stage 2 of the read path: candidates from each source, each a ranking of current units.
 
-- dense: cosine similarity in the store's in-process index;
+- dense: cosine similarity in the store's in-process index (also read by the ``topic`` source,
+  :mod:`agents.retrieval.topic`);
 - lexical: BM25 over unit texts, speakers and keyphrases (the store's full-text index);
 - graph: personalized PageRank over the hypergraph, seeded by the query's names and days and by
   the best hits of the other two sources.

@@ -11,7 +11,7 @@ from memory.model import MemoryUnit
 
 __all__ = ["DateSpan", "Hit", "Packed", "QueryPlan", "Source", "SourceHits"]
 
-Source = Literal["dense", "lexical", "graph"]
+Source = Literal["dense", "topic", "lexical", "graph"]
 """Where a candidate was found; fusion may add ``context`` (a neighbour of a strong match)."""
 DateSpan = tuple[date, date]
 """A closed interval of days a question names."""
