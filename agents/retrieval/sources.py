@@ -4,7 +4,7 @@
   :mod:`agents.retrieval.topic`);
 - lexical: BM25 over unit texts, speakers and keyphrases (the store's full-text index);
 - graph: personalized PageRank over the hypergraph, seeded by the query's names and days and by
-  the best hits of the other two sources.
+  the best fused hits of the sources above.
 """
 
 from __future__ import annotations
