@@ -50,8 +50,9 @@ class Recipe(BaseModel):
     question_keep: float = 0.85
     """Score factor of a turn that ends asking a question someone answers next (1: off), so
     the answer ranks before the question it answers."""
-    speaker_boost: float = 1.25
-    """Score factor for units spoken by a person the question names (1: off)."""
+    speaker_boost: float = 1.5
+    """Score factor for units spoken by a person the question names (1: off). A question about
+    someone is mostly answered by what they said themselves ("What activities does Melanie do?")."""
     when_boost: float = 1.3
     """Score factor, on questions asking when, for units whose text places something in time
     (1: off)."""
