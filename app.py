@@ -8,6 +8,7 @@ import typer
 
 from evals.bench.cli import app as bench_app
 from evals.poisoning import run_poisoning_cli
+from evals.rerank_cli import train_reranker_command
 from evals.rl.cli import app as rl_app
 from evals.rl.cli import train_router_command
 from graphs.cli import backup, chat, demo, forget, ingest, reflect, render, serve, traces
@@ -19,6 +20,7 @@ app = typer.Typer(cls=HandledGroup, no_args_is_help=True, add_completion=False, 
 app.add_typer(bench_app, name="bench")
 app.add_typer(rl_app, name="rl")
 app.command("train-router")(train_router_command)
+app.command("train-reranker")(train_reranker_command)
 traces_app = typer.Typer(no_args_is_help=True, help="Inspect the recorded graph runs.")
 app.add_typer(traces_app, name="traces")
 traces_app.command("replay")(traces.replay_command)

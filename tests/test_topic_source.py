@@ -79,7 +79,8 @@ def test_the_topic_source_finds_what_the_names_crowd_out(store: MemoryStore) -> 
     assert first["dense"] != BOOKS  # the question's vector leans to the turns saying "Tim"
     ranks = {}
     for name in ("full", "no-topic"):
-        recipe = get_recipe(name)
+        # the learned re-ranker off: it lifts the books turn on its words alone
+        recipe = get_recipe(name).model_copy(update={"rerank_head": 0})
         found, route = search_sources(store, NS, view, plan, recipe)
         assert ("topic" in [s.name for s in found]) is (name == "full")
         ranked = [

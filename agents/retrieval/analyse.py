@@ -8,6 +8,7 @@ names, and falls back to the question itself, loudly, when the model fails.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from functools import lru_cache
 
@@ -45,24 +46,26 @@ def plan_query(
     day = reference.date() if reference is not None else None
     analysis = cached_query_analysis(query, tuple(known_names), day)
     spans = [(m.start, m.end) for m in analysis.dates] if temporal else []
-    entities = list(analysis.entities)
-    asks_when = analysis.qtype == "when"
+    plan = QueryPlan(
+        query=query,
+        search_text=query,
+        entities=list(analysis.entities),
+        spans=spans,
+        asks_when=analysis.qtype == "when",
+        keywords=analysis.keywords,
+    )
     if llm is None:
-        return QueryPlan(
-            query=query, search_text=query, entities=entities, spans=spans, asks_when=asks_when
-        )
+        return plan
     value, call, fallback = ANALYZE.run(
         llm, query, fallback=lambda: ModelQueryAnalysis(rewritten_query=query)
     )
     rewrite = value.rewritten_query.strip() or query
     search_text = f"{query} {rewrite}" if fallback is None and rewrite != query else query
-    entities += [e for e in value.entities if e.strip() and e not in entities]
-    return QueryPlan(
-        query=query,
+    entities = plan.entities + [e for e in value.entities if e.strip() and e not in plan.entities]
+    return replace(
+        plan,
         search_text=search_text,
         entities=entities,
-        spans=spans,
-        asks_when=asks_when,
         calls=[call] if call else [],
         fallback=fallback,
     )

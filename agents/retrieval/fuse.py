@@ -24,6 +24,7 @@ __all__ = [
     "favour_speakers",
     "favour_time_words",
     "fuse",
+    "says_when",
     "spread_to_neighbours",
 ]
 
@@ -160,11 +161,12 @@ def favour_time_words(
     "When did Nate win his second tournament?" is answered by "Last week Nate won his second
     tournament", not by "Nate's tournament wins cheer him up".
     """
+    return _boosted(candidates, view.units, lambda unit: says_when(view, unit), boost)
 
-    def says_when(unit: MemoryUnit) -> bool:
-        return view.holds(unit, "says when", lambda text: _SAYS_WHEN.search(text) is not None)
 
-    return _boosted(candidates, view.units, says_when, boost)
+def says_when(view: NamespaceView, unit: MemoryUnit) -> bool:
+    """Whether the unit's text places something in time ("last week", "in May", "2023")."""
+    return view.holds(unit, "says when", lambda text: _SAYS_WHEN.search(text) is not None)
 
 
 def favour_speakers(

@@ -18,6 +18,7 @@ from agents.retrieval.fuse import (
     fuse,
     spread_to_neighbours,
 )
+from agents.retrieval.rerank import candidate_features, default_reranker, head_scores, rerank_head
 from agents.retrieval.route import route_weights
 from agents.retrieval.sources import MAX_SEED_HITS, dense_hits, graph_hits, lexical_hits
 from agents.retrieval.topic import topic_text
@@ -73,12 +74,12 @@ def rank_candidates(
     stages: dict[str, list[Candidate]] | None = None,
 ) -> list[Candidate]:
     """The pass's ranking: fused, then dated units, neighbours, answers to questions, named
-    speakers, units saying when (on "when" questions) and current values of the attribute asked
-    about adjusted.
+    speakers and units saying when (on "when" questions) adjusted, the head re-ranked by the
+    learned model, and current values of the attribute asked about put first.
 
     ``stages``, when given, receives the ranking after each stage by name, for the trace."""
     seen = stages if stages is not None else {}
-    ranked = seen["fused"] = _fused(lists, view, route, recipe)
+    ranked = fused = seen["fused"] = _fused(lists, view, route, recipe)
     ranked = seen["in range"] = boost_in_range(ranked, view.units, plan.spans)
     if recipe.context_share > 0:
         ranked = seen["context"] = spread_to_neighbours(ranked, view, recipe.context_share)
@@ -91,9 +92,26 @@ def rank_candidates(
         ranked = seen["speaker"] = favour_speakers(ranked, view, named, recipe.speaker_boost)
     if recipe.when_boost != 1.0 and plan.asks_when:
         ranked = seen["when"] = favour_time_words(ranked, view, recipe.when_boost)
+    if recipe.rerank_head > 0 and ranked:
+        ranked = seen["rerank"] = _reranked(ranked, fused, lists, view, plan, recipe)
     if recipe.current_first and plan.current:
         ranked = seen["current"] = prefer_current(ranked, plan.current)
     return ranked
+
+
+def _reranked(
+    ranked: list[Candidate],
+    fused: list[Candidate],
+    lists: Sequence[SourceHits],
+    view: NamespaceView,
+    plan: QueryPlan,
+    recipe: Recipe,
+) -> list[Candidate]:
+    pool = ranked[: recipe.rerank_pool]
+    features = candidate_features(pool, fused, lists, view, plan)
+    provenance = [view.units[c["unit_id"]].provenance for c in pool]
+    scores = head_scores(default_reranker(), features, provenance)
+    return rerank_head(ranked, scores, recipe.rerank_head)
 
 
 def _fused(

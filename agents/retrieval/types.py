@@ -50,6 +50,8 @@ class QueryPlan:
     current: frozenset[str] = frozenset()
     """Current facts holding the attribute a present-tense question asks about
     (:mod:`agents.retrieval.current`)."""
+    keywords: tuple[str, ...] = ()
+    """The query's stemmed content words (what the re-ranker counts in a unit's text)."""
 
 
 @dataclass(frozen=True)
