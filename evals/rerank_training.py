@@ -24,14 +24,27 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agents.recipes import Recipe, get_recipe
-from agents.retrieval import plan_query, rank_candidates, search_sources, view_for
-from agents.retrieval.rerank import LinearReranker, candidate_features, head_scores, rerank_head
+from agents.retrieval import (
+    NamespaceView,
+    plan_query,
+    rank_candidates,
+    search_sources,
+    view_for,
+)
+from agents.retrieval.rerank import (
+    MOVABLE_TURNS,
+    LinearReranker,
+    candidate_features,
+    head_scores,
+    rerank_head,
+)
 from agents.state import Candidate
 from evals.hypermnesia import HypermnesiaSystem, namespace_of
 from evals.loaders import Dataset
 from evals.runner import ingest_or_restore
-from evals.systems import system_spec
+from evals.systems import Question, system_spec
 from memory.errors import InvalidInputError
+from memory.store import MemoryStore
 
 __all__ = [
     "CATEGORIES",
@@ -46,8 +59,6 @@ __all__ = [
 CATEGORIES = ("multi-hop", "temporal", "open-domain", "single-hop")
 """The categories with gold evidence that the model learns from and is measured on."""
 BUDGETS = (250, 1000)
-_LARGEST_POSITIVE = 2
-"""Source turns a positive candidate may quote at most."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,7 @@ class QuestionRows:
     def labels(self) -> NDArray[np.float64]:
         return np.asarray(
             [
-                float(bool(self.gold.intersection(p)) and len(p) <= _LARGEST_POSITIVE)
+                float(bool(self.gold.intersection(p)) and len(p) <= MOVABLE_TURNS)
                 for p in self.provenance
             ]
         )
@@ -80,7 +91,6 @@ def collect(
 ) -> list[QuestionRows]:
     """Every question of ``dataset`` in :data:`CATEGORIES`, its candidates' rows, conversation by
     conversation (each ingested into ``work`` as ``app.py eval`` does, or its ingest reused)."""
-    recipe = recipe_for_training()
     spec = system_spec("hypermnesia", seed=0, cache_dir=work / "cache")
     rows: list[QuestionRows] = []
     for conv in dataset.conversations:
@@ -88,31 +98,33 @@ def collect(
         try:
             ingest_or_restore(system, spec, conv, work)
             store = system.engine(conv.id).store
-            ns = namespace_of(conv.id)
-            view = view_for(store, ns)
+            view = view_for(store, namespace_of(conv.id))
             for q in dataset.questions:
-                if q.conversation_id != conv.id or q.category not in CATEGORIES or not q.evidence:
-                    continue
-                plan = plan_query(q.text, view.names, temporal=True, reference=q.asked_at)
-                lists, route = search_sources(store, ns, view, plan, recipe)
-                stages: dict[str, list[Candidate]] = {}
-                ranked = rank_candidates(lists, view, plan, route, recipe, stages=stages)
-                pool = ranked[: recipe.rerank_pool]
-                units = [view.units[c["unit_id"]] for c in pool]
-                rows.append(
-                    QuestionRows(
-                        conversation=conv.id,
-                        category=q.category,
-                        gold=frozenset(q.evidence),
-                        features=candidate_features(pool, stages["fused"], lists, view, plan),
-                        provenance=tuple(tuple(u.provenance) for u in units),
-                        tokens=tuple(view.token_count(u) for u in units),
-                    )
-                )
-                advance(1)
+                if q.conversation_id == conv.id and q.category in CATEGORIES and q.evidence:
+                    rows.append(_question_rows(store, view, q))
+                    advance(1)
         finally:
             system.close()
     return rows
+
+
+def _question_rows(store: MemoryStore, view: NamespaceView, q: Question) -> QuestionRows:
+    """One question's pass ranked up to the re-ranking stage, as rows."""
+    recipe = recipe_for_training()
+    ns = namespace_of(q.conversation_id)
+    plan = plan_query(q.text, view.names, temporal=True, reference=q.asked_at)
+    lists, route = search_sources(store, ns, view, plan, recipe)
+    stages: dict[str, list[Candidate]] = {}
+    pool = rank_candidates(lists, view, plan, route, recipe, stages=stages)[: recipe.rerank_pool]
+    units = [view.units[c["unit_id"]] for c in pool]
+    return QuestionRows(
+        conversation=q.conversation_id,
+        category=q.category,
+        gold=frozenset(q.evidence),
+        features=candidate_features(pool, stages["fused"], lists, view, plan),
+        provenance=tuple(tuple(u.provenance) for u in units),
+        tokens=tuple(view.token_count(u) for u in units),
+    )
 
 
 def fit(rows: Sequence[QuestionRows], l2: float, trained_on: str = "") -> LinearReranker:

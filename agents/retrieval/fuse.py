@@ -24,6 +24,7 @@ __all__ = [
     "favour_speakers",
     "favour_time_words",
     "fuse",
+    "normalised",
     "says_when",
     "spread_to_neighbours",
 ]
@@ -61,7 +62,7 @@ def fuse(
     sources: dict[str, list[str]] = {}
     for source in lists:
         hits = [h for h in source.hits if h.unit_id in units]
-        for rank, (hit, norm) in enumerate(zip(hits, _normalised(hits), strict=True)):
+        for rank, (hit, norm) in enumerate(zip(hits, normalised(hits), strict=True)):
             blend = (1.0 - score_share) / (rrf_k + rank + 1) + score_share * norm / (rrf_k + 1)
             scores[hit.unit_id] = scores.get(hit.unit_id, 0.0) + source.weight * blend
             sources.setdefault(hit.unit_id, []).append(source.name)
@@ -70,7 +71,7 @@ def fuse(
     return _ranked(scores, sources)
 
 
-def _normalised(hits: Sequence[Hit]) -> list[float]:
+def normalised(hits: Sequence[Hit]) -> list[float]:
     """Each hit's score mapped onto [0, 1] by the list's lowest and highest (all 1 if equal)."""
     if not hits:
         return []

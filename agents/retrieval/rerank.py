@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from agents.retrieval.fuse import says_when
+from agents.retrieval.fuse import normalised, says_when
 from agents.retrieval.types import QueryPlan, SourceHits
 from agents.retrieval.view import NamespaceView
 from agents.state import Candidate
@@ -108,13 +108,9 @@ def candidate_features(
 def _source_table(source: SourceHits, view: NamespaceView) -> dict[str, tuple[int, float, float]]:
     """Unit id → (rank, raw score, min-max normalised score) within one source's current hits."""
     hits = [h for h in source.hits if h.unit_id in view.units]
-    if not hits:
-        return {}
-    low = min(h.score for h in hits)
-    spread = max(h.score for h in hits) - low
     return {
-        h.unit_id: (rank, h.score, (h.score - low) / spread if spread > 0 else 1.0)
-        for rank, h in enumerate(hits)
+        h.unit_id: (rank, h.score, norm)
+        for rank, (h, norm) in enumerate(zip(hits, normalised(hits), strict=True))
     }
 
 
