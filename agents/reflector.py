@@ -235,19 +235,24 @@ def cluster(vectors: np.ndarray, threshold: float) -> list[list[int]]:
     """Single-pass centroid clustering: each vector joins the closest cluster at ≥ ``threshold``.
 
     Linear in the number of vectors times clusters, so reflection stays cheap as memory grows.
+    The centroids live in one matrix that grows by doubling: stacking them anew for every vector
+    cost more than comparing against them.
     """
-    centroids: list[np.ndarray] = []
+    centroids = np.empty((8, vectors.shape[-1]))
     members: list[list[int]] = []
     for i, vector in enumerate(vectors):
-        if centroids:
-            sims = np.stack(centroids) @ vector
+        count = len(members)
+        if count:
+            sims = centroids[:count] @ vector
             best = int(np.argmax(sims))
             if sims[best] >= threshold:
                 members[best].append(i)
                 total = centroids[best] * (len(members[best]) - 1) + vector
                 centroids[best] = total / np.linalg.norm(total)
                 continue
-        centroids.append(np.asarray(vector, dtype=np.float64))
+        if count == len(centroids):
+            centroids = np.concatenate([centroids, np.empty_like(centroids)])
+        centroids[count] = vector
         members.append([i])
     return members
 

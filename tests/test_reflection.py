@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from agents.persona import profile_text, statements
 from agents.persona_read import read_fact
-from agents.reflector import propose_reflections
+from agents.reflector import cluster, propose_reflections
 from agents.restate import replaced_insight
 from graphs.client import Hypermnesia
 from memory.embeddings import HashingEmbedder
@@ -241,3 +242,33 @@ def test_instruction_like_text_never_enters_a_persona(engine: Hypermnesia) -> No
     engine.reflect(SAM)
     personas = [u for u in engine.store.units(SAM, PERSONAS) if u.is_current]
     assert [p.text for p in personas] == ["Sam: likes sailing on the lake."]
+
+
+def _cluster_by_stacking(vectors: np.ndarray, threshold: float) -> list[list[int]]:
+    """The same single pass written plainly (centroids stacked for every vector)."""
+    centroids: list[np.ndarray] = []
+    members: list[list[int]] = []
+    for i, vector in enumerate(vectors):
+        if centroids:
+            sims = np.stack(centroids) @ vector
+            best = int(np.argmax(sims))
+            if sims[best] >= threshold:
+                members[best].append(i)
+                total = centroids[best] * (len(members[best]) - 1) + vector
+                centroids[best] = total / np.linalg.norm(total)
+                continue
+        centroids.append(np.asarray(vector, dtype=np.float64))
+        members.append([i])
+    return members
+
+
+def test_cluster_grows_its_centroids_without_changing_the_clusters() -> None:
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(40, 32))
+    vectors = centres[rng.integers(0, 40, 600)] + 0.5 * rng.normal(size=(600, 32))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    got = cluster(vectors, 0.55)
+    assert len(got) > 8  # more clusters than the first capacity: the matrix grew
+    assert got == _cluster_by_stacking(vectors, 0.55)
+    assert sorted(i for members in got for i in members) == list(range(600))
+    assert cluster(np.zeros((0, 1), dtype=np.float32), 0.55) == []
