@@ -17,6 +17,7 @@ from agents.retrieval.rerank import (
     DEFAULT_MODEL,
     FEATURES,
     LinearReranker,
+    _has_prefix,
     candidate_features,
     default_reranker,
     head_scores,
@@ -199,3 +200,12 @@ def test_train_reranker_writes_a_model_and_ends_with_the_held_out_figures(
     for side in ("before", "after"):
         assert set(summary["held_out"][side]["overall"]) == {"mrr", "recall@250", "recall@1000"}
     assert LinearReranker.load(out).trained_on.startswith("locomo_small.json")
+
+
+@pytest.mark.parametrize(
+    "prefix", ["", "a", "ap", "apple", "apples", "b", "ban", "bananas", "c", "zz", "0", "9"]
+)
+def test_prefix_search_matches_a_plain_scan(prefix: str) -> None:
+    words = tuple(sorted({"apple", "applet", "apt", "banana", "band", "cab", "9lives"}))
+    assert _has_prefix(words, prefix) == any(w.startswith(prefix) for w in words)
+    assert _has_prefix((), prefix) is False

@@ -16,10 +16,10 @@ first, the merge of passes) see a ranking as ordered as the one they saw before.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -56,7 +56,6 @@ scores grow with the namespace, so only their in-list normalised scores are feat
 _GRANULARITIES = (Granularity.TURN, Granularity.FACT, Granularity.SESSION)
 _MISSING_RANK = math.log1p(400)
 """log1p(rank) of a unit a source (or the fusion) did not return: past any pool in use."""
-_WORD = re.compile(r"[a-z0-9]+")
 MOVABLE_TURNS = 2
 """The most source turns a unit the re-ranker moves may quote: it learned which turns and facts
 answer, and moving a whole session forward spends the budget on everything else it says."""
@@ -128,8 +127,8 @@ def _unit_features(
     in_range = unit.event_time is not None and any(
         a <= unit.event_time.date() <= b for a, b in plan.spans
     )
-    words = set(_WORD.findall(unit.text.casefold()))
-    hits = sum(1 for k in plan.keywords if any(w.startswith(k) for w in words))
+    words = view.words(unit)
+    hits = sum(1 for k in plan.keywords if _has_prefix(words, k))
     return [
         float(speaker is not None and speaker in named),
         float(speaker is not None),
@@ -142,6 +141,13 @@ def _unit_features(
         hits / len(plan.keywords) if plan.keywords else 0.0,
         float(hits),
     ]
+
+
+def _has_prefix(words: tuple[str, ...], prefix: str) -> bool:
+    """Whether a word of ``words`` (sorted) starts with ``prefix``: such words sort together,
+    from the place ``prefix`` itself would take."""
+    at = bisect.bisect_left(words, prefix)
+    return at < len(words) and words[at].startswith(prefix)
 
 
 @dataclass(frozen=True)

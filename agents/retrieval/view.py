@@ -21,6 +21,8 @@ from memory.tokens import count_tokens
 
 __all__ = ["NamespaceView", "build_view", "update_view", "view_for"]
 
+_WORD = re.compile(r"[a-z0-9]+")
+
 
 @dataclass(frozen=True)
 class NamespaceView:
@@ -71,6 +73,14 @@ class NamespaceView:
             flags[name] = test(unit.text)
         return flags[name]
 
+    def words(self, unit: MemoryUnit) -> tuple[str, ...]:
+        """The distinct lower-case words of the unit's text, sorted (memoised): a word starting
+        with a given prefix is found by bisection."""
+        memo = self._memo(unit)
+        if memo.words is None:
+            memo.words = tuple(sorted(set(_WORD.findall(unit.text.casefold()))))
+        return memo.words
+
     def token_count(self, unit: MemoryUnit) -> int:
         """Tokens of the unit as presented in a prompt (memoised)."""
         memo = self._memo(unit)
@@ -98,12 +108,13 @@ class NamespaceView:
 
 @dataclass
 class _UnitMemo:
-    """What the retriever worked out from one unit: its text as presented, that text's tokens
-    and the results of named tests on its text."""
+    """What the retriever worked out from one unit: its text as presented, that text's tokens,
+    its words and the results of named tests on its text."""
 
     unit: MemoryUnit
     text: str | None = None
     tokens: int | None = None
+    words: tuple[str, ...] | None = None
     flags: dict[str, bool] = field(default_factory=dict)
 
 
