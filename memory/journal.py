@@ -38,7 +38,7 @@ from typing import Any
 from memory.errors import InvalidInputError
 from memory.leases import FileLease
 from memory.model import Namespace, Turn, utcnow
-from memory.sqlite import open_sqlite
+from memory.sqlite import WalCheckpointer, open_sqlite
 
 __all__ = ["Intent", "Journal", "JournalOp", "PendingWrite"]
 
@@ -148,6 +148,7 @@ class Journal:
         except BaseException:
             self._db.close()
             raise
+        self._checkpoints = WalCheckpointer(self._db, self.path)
 
     def _add_columns(self) -> None:
         """Bring a file written by an older version up to this schema, in place."""
@@ -611,6 +612,7 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
+            self._checkpoints.close()
             self._db.close()
             self._lease.release()
 

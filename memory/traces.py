@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from memory.errors import UnitNotFoundError
 from memory.model import utcnow
-from memory.sqlite import open_sqlite
+from memory.sqlite import WalCheckpointer, open_sqlite
 
 __all__ = [
     "CandidateTrace",
@@ -160,6 +160,7 @@ class TraceStore:
         self.path = str(path)
         self._lock = threading.RLock()
         self._db = open_sqlite(self.path, _SCHEMA, "trace store")
+        self._checkpoints = WalCheckpointer(self._db, self.path)  # steps are tens of kB each
         self._db.create_function("casefold", 1, _casefold, deterministic=True)
 
     def start(self, run_id: str, graph: str, namespace: str, inputs: dict[str, Any]) -> None:
@@ -318,6 +319,7 @@ class TraceStore:
 
     def close(self) -> None:
         with self._lock:
+            self._checkpoints.close()
             self._db.close()
 
 
