@@ -50,6 +50,7 @@ from memory.errors import InvalidInputError
 from memory.llm import LiteLLMClient, LLMClient
 from memory.model import Namespace, Turn, utcnow
 from memory.settings import Settings
+from memory.sqlite import WalCheckpointer
 from memory.store import DeleteReport, HistoryEvent, MemoryStore, validate_turns
 from memory.traces import TraceStep, new_run_id
 from prompts.answer import RESPOND, AnswerOut
@@ -91,6 +92,7 @@ class Hypermnesia:
         self._writers: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
         self._writers_lock = threading.Lock()
         self._checkpoints: sqlite3.Connection | None = None
+        self._wal: WalCheckpointer | None = None
         self._pg_checkpoints: PostgresCheckpoints | None = None
         self._saver: BaseCheckpointSaver[Any] | None = None
         if checkpoint_url is not None:
@@ -101,6 +103,7 @@ class Hypermnesia:
                 str(checkpoint_path), check_same_thread=False, timeout=30.0
             )
             self._saver = SqliteSaver(self._checkpoints)
+            self._wal = WalCheckpointer(self._checkpoints, checkpoint_path)
         saver = self._saver
         self._write: CompiledStateGraph[Any, Any, Any, Any] = write_graph.builder.compile(
             checkpointer=saver, name="hypermnesia-write"
@@ -179,6 +182,8 @@ class Hypermnesia:
         self._deferred.close()
         self.store.close()
         self.traces.close()
+        if self._wal is not None:
+            self._wal.close()
         if self._checkpoints is not None:
             self._checkpoints.close()
         if self._pg_checkpoints is not None:

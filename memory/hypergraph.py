@@ -31,6 +31,7 @@ from memory.errors import (
 from memory.hypergraph_algorithms import Incidence, bfs_edges, seed_indices
 from memory.model import Granularity, Hyperedge, Namespace, Vertex, VertexKind, normalize_label
 from memory.native_index import personalized_pagerank
+from memory.sqlite import WalCheckpointer
 
 __all__ = ["GraphWalks", "HypergraphStats", "HypergraphStore", "Incidence"]
 
@@ -295,6 +296,7 @@ class HypergraphStore(GraphWalks):
             raise StoreCorruptError(
                 f"{self.path} is not a readable hypergraph database: {exc}"
             ) from exc
+        self._checkpoints = None if self.path == ":memory:" else WalCheckpointer(conn, self.path)
 
     def _check_version(self, conn: sqlite3.Connection) -> None:
         conn.execute(
@@ -353,6 +355,8 @@ class HypergraphStore(GraphWalks):
     def close(self) -> None:
         """Close the file; later calls raise :class:`StoreUnavailableError`."""
         with self._lock:
+            if self._checkpoints is not None:
+                self._checkpoints.close()
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None

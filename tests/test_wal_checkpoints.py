@@ -1,12 +1,15 @@
-"""The WAL of the trace store and the journal is checkpointed off the writers' path."""
+"""The WAL of the trace store, the journal, the hypergraph and the checkpoints is checkpointed
+off the writers' path."""
 
 from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
+from memory.hypergraph import HypergraphStore
 from memory.journal import Journal
 from memory.sqlite import WalCheckpointer, open_sqlite
 from memory.traces import TraceStore
@@ -84,14 +87,34 @@ def test_a_failed_checkpoint_is_reported_and_the_writer_is_untouched(tmp_path: P
         db.close()
 
 
-def test_trace_store_and_journal_turn_automatic_checkpoints_off(tmp_path: Path) -> None:
+def test_the_stores_turn_automatic_checkpoints_off(tmp_path: Path) -> None:
     traces = TraceStore(tmp_path / "traces.sqlite3")
     journal = Journal(tmp_path / "journal.sqlite3")
+    graph = HypergraphStore(tmp_path / "hypergraph.sqlite3")
     try:
-        for store in (traces, journal):
-            assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        for db in (traces._db, journal._db, graph._conn):
+            assert db is not None
+            assert db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
     finally:
         traces.close()
         journal.close()
-    for name in ("traces.sqlite3", "journal.sqlite3"):
-        assert not (tmp_path / f"{name}-wal").exists()
+        graph.close()
+    for name in ("traces", "journal", "hypergraph"):
+        assert not (tmp_path / f"{name}.sqlite3-wal").exists()
+
+
+def test_an_engine_leaves_no_wal_behind_and_its_threads_stop(tmp_path: Path) -> None:
+    from graphs.client import Hypermnesia
+    from memory.embeddings import HashingEmbedder
+    from memory.model import Namespace, Turn
+
+    ns = Namespace(user_id="wal")
+    before = set(threading.enumerate())  # other tests' stores may still be open
+    with Hypermnesia.open(tmp_path, embedder=HashingEmbedder()) as hm:
+        assert hm._checkpoints is not None
+        assert hm._checkpoints.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        hm.remember(ns, [Turn(id="t1", session_id="s1", speaker="Ann", text="I moved to Oslo.")])
+        assert hm.recall(ns, "Where does Ann live?").evidence
+    assert sorted(p.name for p in tmp_path.rglob("*-wal")) == []
+    started = set(threading.enumerate()) - before
+    assert not [t.name for t in started if t.name.startswith("hypermnesia-wal-")]
