@@ -548,7 +548,10 @@ class HypergraphStore(GraphWalks):
         with self._read() as conn:
             for chunk in _chunks(norms):
                 rows = conn.execute(
-                    "SELECT id, kind, label, norm FROM vertices WHERE ns = ? "
+                    # Named: without table statistics the planner takes ``ns = ?`` for
+                    # selective and scans the namespace's whole primary key for several names.
+                    "SELECT id, kind, label, norm FROM vertices INDEXED BY vertices_by_label "
+                    "WHERE ns = ? "
                     f"AND norm IN ({_marks(len(chunk))}){kind_sql} ORDER BY kind, id",
                     (key, *chunk, *kind_args),
                 )

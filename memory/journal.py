@@ -529,7 +529,11 @@ class Journal:
             for chunk in _chunks(list(source_ids), 500):
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    f"SELECT unit_id FROM provenance WHERE ns = ? AND source_id IN ({marks})",
+                    # Named: without table statistics the planner takes ``ns = ?`` for selective
+                    # and scans the namespace's whole primary key (2.7 ms against 0.1 ms for 40
+                    # turn ids among 13,000 links).
+                    "SELECT unit_id FROM provenance INDEXED BY provenance_source "
+                    f"WHERE ns = ? AND source_id IN ({marks})",
                     (ns.key, *chunk),
                 ).fetchall()
                 found.update(r[0] for r in rows)
