@@ -25,6 +25,12 @@ pub struct Incidence {
     weights: Vec<f64>,
     vertex_ptr: Vec<usize>,
     vertex_edges: Vec<u32>,
+    /// Share of a hyperedge's rank sent to each of its vertices: weight / weighted degree.
+    edge_share: Vec<f64>,
+    /// 1 / weighted degree of each vertex (0 for a vertex with no weighted link).
+    vertex_inv: Vec<f64>,
+    /// Nodes with no weighted link (vertices first, hyperedges as `n_vertices + e`).
+    dangling: Vec<usize>,
 }
 
 impl Incidence {
@@ -95,14 +101,45 @@ impl Incidence {
                 fill[v as usize] += 1;
             }
         }
-        Ok(Incidence {
+        let mut g = Incidence {
             n_vertices,
             edge_ptr,
             edge_vertices: edge_vertices.iter().map(|&v| v as u32).collect(),
             weights: weights.to_vec(),
             vertex_ptr,
             vertex_edges,
-        })
+            edge_share: Vec::new(),
+            vertex_inv: Vec::new(),
+            dangling: Vec::new(),
+        };
+        g.index_degrees();
+        Ok(g)
+    }
+
+    /// The walk's constants, computed once here instead of on every walk: a hyperedge links to
+    /// each of its vertices with its weight, so its weighted degree is weight × size and a
+    /// vertex's is the sum of its hyperedges' weights.
+    fn index_degrees(&mut self) {
+        let (nv, ne) = (self.n_vertices, self.n_edges());
+        let edge_out: Vec<f64> = (0..ne)
+            .map(|e| self.weights[e] * (self.edge_ptr[e + 1] - self.edge_ptr[e]) as f64)
+            .collect();
+        let vertex_out: Vec<f64> = (0..nv)
+            .map(|v| {
+                self.vertex_edges[self.vertex_ptr[v]..self.vertex_ptr[v + 1]]
+                    .iter()
+                    .map(|&e| self.weights[e as usize])
+                    .sum()
+            })
+            .collect();
+        self.edge_share = (0..ne)
+            .map(|e| if edge_out[e] > 0.0 { self.weights[e] / edge_out[e] } else { 0.0 })
+            .collect();
+        self.vertex_inv = vertex_out.iter().map(|&d| if d > 0.0 { 1.0 / d } else { 0.0 }).collect();
+        self.dangling = (0..nv)
+            .filter(|&v| vertex_out[v] == 0.0)
+            .chain((0..ne).filter(|&e| edge_out[e] == 0.0).map(|e| nv + e))
+            .collect();
     }
 
     /// Number of hyperedges.
@@ -193,46 +230,32 @@ pub fn personalized_pagerank(
         }
         p.iter_mut().for_each(|x| *x /= total);
     }
-    // Weighted degree: a hyperedge links to each of its vertices with its weight.
-    let edge_out: Vec<f64> =
-        (0..ne).map(|e| g.weights[e] * (g.edge_ptr[e + 1] - g.edge_ptr[e]) as f64).collect();
-    let vertex_out: Vec<f64> = (0..nv)
-        .map(|v| {
-            g.vertex_edges[g.vertex_ptr[v]..g.vertex_ptr[v + 1]]
-                .iter()
-                .map(|&e| g.weights[e as usize])
-                .sum()
-        })
-        .collect();
-    // Share of a node's rank sent along each link: weight / degree (0 for dangling nodes).
-    let edge_share: Vec<f64> =
-        (0..ne).map(|e| if edge_out[e] > 0.0 { g.weights[e] / edge_out[e] } else { 0.0 }).collect();
-    let vertex_inv: Vec<f64> =
-        vertex_out.iter().map(|&d| if d > 0.0 { 1.0 / d } else { 0.0 }).collect();
-    let dangling: Vec<usize> = (0..nv)
-        .filter(|&v| vertex_out[v] == 0.0)
-        .chain((0..ne).filter(|&e| edge_out[e] == 0.0).map(|e| nv + e))
-        .collect();
-
     let parallel = n >= PARALLEL_MIN_NODES;
     let alpha = opts.alpha;
     let mut x = vec![1.0 / n as f64; n];
     let mut next = vec![0.0f64; n];
+    // What each node sends along each of its links this step (rank × share), gathered below.
+    let mut sent = vec![0.0f64; n];
     for _ in 0..opts.max_iter {
-        let dangle = alpha * dangling.iter().map(|&i| x[i]).sum::<f64>();
-        let (xv, xe) = x.split_at(nv);
+        let dangle = alpha * g.dangling.iter().map(|&i| x[i]).sum::<f64>();
+        let (sent_v, sent_e) = sent.split_at_mut(nv);
+        sent_v.iter_mut().zip(&x[..nv]).zip(&g.vertex_inv).for_each(|((s, r), d)| *s = r * d);
+        sent_e.iter_mut().zip(&x[nv..]).zip(&g.edge_share).for_each(|((s, r), d)| *s = r * d);
+        let (sent_v, sent_e) = sent.split_at(nv);
         let (nextv, nexte) = next.split_at_mut(nv);
         par_or_seq(nextv, parallel, |v| {
             let inflow: f64 = g.vertex_edges[g.vertex_ptr[v]..g.vertex_ptr[v + 1]]
                 .iter()
-                .map(|&e| xe[e as usize] * edge_share[e as usize])
+                // SAFETY: `Incidence::new` checked every hyperedge id is below `n_edges`.
+                .map(|&e| unsafe { *sent_e.get_unchecked(e as usize) })
                 .sum();
             alpha * inflow + (dangle + 1.0 - alpha) * p[v]
         });
         par_or_seq(nexte, parallel, |e| {
             let inflow: f64 = g.edge_vertices[g.edge_ptr[e]..g.edge_ptr[e + 1]]
                 .iter()
-                .map(|&v| xv[v as usize] * vertex_inv[v as usize])
+                // SAFETY: `Incidence::new` checked every vertex id is below `n_vertices`.
+                .map(|&v| unsafe { *sent_v.get_unchecked(v as usize) })
                 .sum();
             alpha * g.weights[e] * inflow + (dangle + 1.0 - alpha) * p[nv + e]
         });
