@@ -64,7 +64,7 @@ def reflector(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, Any]
         injected = {t.id for t in ctx.store.turns(ctx.namespace) if is_injection(t.text)}
         facts = admissible(every, injected)
         current = sum(f.is_current for f in every)
-        vectors = ctx.store.embed([f.text for f in facts]) if facts else np.zeros((0, 1))
+        vectors = ctx.store.unit_vectors(ctx.namespace, facts) if facts else np.zeros((0, 1))
         llm = ctx.llm if ctx.use_llm else None
         proposals, calls, fallbacks = propose_reflections(ctx.namespace, facts, vectors, llm)
     return {

@@ -599,6 +599,25 @@ class MemoryStore:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         return np.stack(found)
 
+    def unit_vectors(self, ns: Namespace, units: Sequence[MemoryUnit]) -> np.ndarray:
+        """The embeddings stored with ``units`` (each unit's text, embedded when it was written),
+        one row per unit in order; a unit with no stored vector, or stored with another text, is
+        embedded now. Reflection reads its facts' vectors here instead of embedding thousands of
+        texts again on every run."""
+        if not units:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        records = self._vectors.backend.get(ns, [u.id for u in units], with_embeddings=True)
+        stored = {r.unit.id: r for r in records if r.embedding is not None}
+        rows: list[np.ndarray | None] = []
+        for unit in units:
+            record = stored.get(unit.id)
+            rows.append(record.embedding if record and record.unit.text == unit.text else None)
+        missing = [u.text for u, row in zip(units, rows, strict=True) if row is None]
+        fresh = iter(self.embed(missing)) if missing else iter(())
+        return np.stack(
+            [np.asarray(row if row is not None else next(fresh), np.float32) for row in rows]
+        )
+
     def _forget_texts(self, texts: Iterable[str]) -> None:
         with self._embed_lock:
             for text in texts:

@@ -3,7 +3,7 @@ persona states what a person said about themselves, linked to the facts it was r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from .agent_fixtures import SAM, ingest_sample
 NS = Namespace(user_id="ann")
 INSIGHTS = UnitFilter(granularities=frozenset({Granularity.INSIGHT}))
 PERSONAS = UnitFilter(granularities=frozenset({Granularity.PERSONA}))
+FACTS = UnitFilter(granularities=frozenset({Granularity.FACT}))
 
 
 @pytest.fixture
@@ -272,3 +273,41 @@ def test_cluster_grows_its_centroids_without_changing_the_clusters() -> None:
     assert got == _cluster_by_stacking(vectors, 0.55)
     assert sorted(i for members in got for i in members) == list(range(600))
     assert cluster(np.zeros((0, 1), dtype=np.float32), 0.55) == []
+
+
+class _Counting(HashingEmbedder):
+    """The hashing embedder, keeping every text it is asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.asked.extend(texts)
+        return super().embed(texts)
+
+
+def test_reflection_reads_the_stored_vectors_of_its_facts(tmp_path: Path) -> None:
+    with Hypermnesia.open(tmp_path, embedder=HashingEmbedder()) as hm:
+        say(hm, "S1", 1, *FOOTBALL, *POTTERY)
+    counting = _Counting()
+    with Hypermnesia.open(tmp_path, embedder=counting) as hm:  # reopened: nothing cached
+        facts = [u for u in hm.store.units(SAM, FACTS) if u.is_current]
+        hm.reflect(SAM)
+        assert not {f.text for f in facts} & set(counting.asked), "no fact embedded again"
+        assert {"football", "pottery"} <= {
+            w for u in hm.store.units(SAM, INSIGHTS) for w in u.text.split()
+        }
+        stored = hm.store.unit_vectors(SAM, facts)
+        assert np.allclose(stored, counting.embed([f.text for f in facts]), atol=1e-6)
+
+
+def test_a_unit_without_a_stored_vector_is_embedded(engine: Hypermnesia) -> None:
+    say(engine, "S1", 1, FOOTBALL[0])
+    (stored,) = [u for u in engine.store.units(SAM, FACTS) if u.is_current][:1]
+    unsaved = make_unit(SAM, Granularity.FACT, "Sam keeps bees on the roof.")
+    renamed = stored.model_copy(update={"text": "Sam plays chess."})
+    vectors = engine.store.unit_vectors(SAM, [unsaved, stored, renamed])
+    expected = engine.store.embedder.embed([unsaved.text, stored.text, renamed.text])
+    assert vectors.shape == (3, engine.store.embedder.dim)
+    assert np.allclose(vectors, expected, atol=1e-6)
