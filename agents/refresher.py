@@ -24,23 +24,15 @@ from langgraph.runtime import Runtime
 from agents._steps import clock, step
 from agents.context import RunContext
 from agents.policy import HandSetPolicy, ReflectAction
+from agents.reflection_clock import facts_since_reflection
 from agents.results import WriteDecision
 from agents.slots import slot_of
 from agents.state import ReadState, WriteState
 from agents.trust import may_supersede, prevailing, refusal
-from memory.model import Granularity, MemoryUnit, Namespace
-from memory.store import Change, MemoryStore, merging, superseding
+from memory.model import MemoryUnit
+from memory.store import Change, merging, superseding
 
 __all__ = ["facts_since_reflection", "refresh_read", "refresh_write"]
-
-
-def facts_since_reflection(store: MemoryStore, ns: Namespace) -> int:
-    """Current facts recorded after the newest current insight (all of them if there is none)."""
-    units = store.current_units(ns).values()
-    last = max((u.recorded_at for u in units if u.granularity == Granularity.INSIGHT), default=None)
-    return sum(
-        u.granularity == Granularity.FACT and (last is None or u.recorded_at > last) for u in units
-    )
 
 
 def refresh_write(state: WriteState, runtime: Runtime[RunContext]) -> dict[str, Any]:
