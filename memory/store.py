@@ -600,23 +600,25 @@ class MemoryStore:
         return np.stack(found)
 
     def unit_vectors(self, ns: Namespace, units: Sequence[MemoryUnit]) -> np.ndarray:
-        """The embeddings stored with ``units`` (each unit's text, embedded when it was written),
-        one row per unit in order; a unit with no stored vector, or stored with another text, is
-        embedded now. Reflection reads its facts' vectors here instead of embedding thousands of
-        texts again on every run."""
+        """The embeddings of ``units``' texts, one row per unit in order, without embedding
+        again what was embedded before: from the recent embeddings first, then from the vectors
+        stored with the units (each unit's text, embedded when it was written); only a unit with
+        neither is embedded now. Reflection reads its facts' vectors here: embedding thousands of
+        texts again on every run took seconds once they had left the recent embeddings."""
         if not units:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        records = self._vectors.backend.get(ns, [u.id for u in units], with_embeddings=True)
+        with self._embed_lock:
+            rows: list[np.ndarray | None] = [self._embed_cache.get(u.text) for u in units]
+        rest = list(dict.fromkeys(u.id for u, row in zip(units, rows, strict=True) if row is None))
+        records = self._vectors.backend.get(ns, rest, with_embeddings=True) if rest else []
         stored = {r.unit.id: r for r in records if r.embedding is not None}
-        rows: list[np.ndarray | None] = []
-        for unit in units:
+        for i, unit in enumerate(units):
             record = stored.get(unit.id)
-            rows.append(record.embedding if record and record.unit.text == unit.text else None)
+            if rows[i] is None and record is not None and record.unit.text == unit.text:
+                rows[i] = record.embedding
         missing = [u.text for u, row in zip(units, rows, strict=True) if row is None]
         fresh = iter(self.embed(missing)) if missing else iter(())
-        return np.stack(
-            [np.asarray(row if row is not None else next(fresh), np.float32) for row in rows]
-        )
+        return np.stack([np.asarray(r if r is not None else next(fresh), np.float32) for r in rows])
 
     def _forget_texts(self, texts: Iterable[str]) -> None:
         with self._embed_lock:
