@@ -17,10 +17,11 @@ from agents.restate import replaced_insight
 from graphs.client import Hypermnesia
 from memory.embeddings import HashingEmbedder
 from memory.fake_llm import ScriptedLLM
-from memory.model import Granularity, MemoryUnit, Namespace, SaidBy, Turn, UnitFilter, make_unit
+from memory.model import Granularity, MemoryUnit, Namespace, SaidBy, UnitFilter, make_unit
 from prompts.reflector import PersonaProfile
 
 from .agent_fixtures import SAM, ingest_sample
+from .agent_fixtures import say as remember_said
 
 NS = Namespace(user_id="ann")
 INSIGHTS = UnitFilter(granularities=frozenset({Granularity.INSIGHT}))
@@ -59,12 +60,7 @@ def insight(*sources: MemoryUnit) -> MemoryUnit:
 
 
 def say(hm: Hypermnesia, session: str, day: int, *texts: str) -> None:
-    when = datetime(2023, 3, day, 18, tzinfo=UTC)
-    turns = [
-        Turn(id=f"{session}:{i}", session_id=session, speaker="Sam", text=t, session_time=when)
-        for i, t in enumerate(texts)
-    ]
-    hm.remember(SAM, turns, session_end=True)
+    remember_said(hm, SAM, "Sam", session, day, *texts)
 
 
 FOOTBALL = (

@@ -9,7 +9,9 @@ from pathlib import Path
 from agents.reflection_clock import ReflectionClock, facts_since_reflection
 from graphs.client import Hypermnesia
 from memory.embeddings import HashingEmbedder
-from memory.model import Granularity, MemoryUnit, Namespace, Turn, make_unit
+from memory.model import Granularity, MemoryUnit, Namespace, make_unit
+
+from .agent_fixtures import say
 
 NS = Namespace(user_id="lee")
 
@@ -25,12 +27,7 @@ def _counted(units: list[MemoryUnit]) -> int:
 
 
 def _say(hm: Hypermnesia, session: str, day: int, *texts: str) -> None:
-    when = datetime(2023, 3, day, 18, tzinfo=UTC)
-    turns = [
-        Turn(id=f"{session}:{i}", session_id=session, speaker="Lee", text=t, session_time=when)
-        for i, t in enumerate(texts)
-    ]
-    hm.remember(NS, turns, session_end=True)
+    say(hm, NS, "Lee", session, day, *texts)
 
 
 def _agrees(hm: Hypermnesia) -> int:
