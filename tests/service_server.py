@@ -29,6 +29,15 @@ class Service:
     data_dir: Path
     keys: dict[str, str] = field(default_factory=dict)
     """user id → API key (empty in local mode)."""
+    log: Path | None = None
+    """Where the service's stdout and stderr go (its tracebacks, for a failing test to show)."""
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The service log's last ``lines`` lines, to put in a failing assertion's message."""
+        if self.log is None or not self.log.exists():
+            return "(no service log)"
+        tail = self.log.read_text(errors="replace").splitlines()[-lines:]
+        return "service log:\n" + "\n".join(tail) if tail else "(the service log is empty)"
 
     def headers(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[user]}"}
@@ -74,7 +83,8 @@ def running_service(
     keys_file = tmp / "keys.txt" if users else None
     keys = write_keys(keys_file, users) if keys_file is not None and users else {}
     port = free_port()
-    log = (tmp / "service.log").open("wb")
+    log_path = tmp / "service.log"
+    log = log_path.open("wb")
     args = ["app.py", "serve", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(
         [sys.executable, *args],
@@ -84,9 +94,9 @@ def running_service(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    service = Service(f"http://127.0.0.1:{port}", data_dir, keys)
+    service = Service(f"http://127.0.0.1:{port}", data_dir, keys, log_path)
     try:
-        _wait_until_healthy(service.url, process, tmp / "service.log", workers)
+        _wait_until_healthy(service.url, process, log_path, workers)
         yield service
     finally:
         _stop(process)

@@ -18,7 +18,7 @@ from graphs.client import Hypermnesia
 from graphs.service import create_app
 from graphs.service.auth import KEY_COOKIE, KeyRing, key_digest, keyring_from_env
 from memory.embeddings import HashingEmbedder
-from memory.errors import InvalidInputError
+from memory.errors import InvalidInputError, StoreUnavailableError
 from memory.model import Namespace
 
 SAM = {"Authorization": "Bearer sam-key"}
@@ -198,3 +198,23 @@ def test_mcp_over_http_needs_a_namespace_before_it_starts(
     assert nameless.status_code == 422 and "user_id" in nameless.json()["detail"]
     bad = local.post("/mcp?user_id=bad%20user", json=rpc, headers=accept)
     assert bad.status_code == 422 and "invalid namespace part" in bad.json()["detail"]
+
+
+def test_a_server_side_error_is_logged_with_its_traceback(
+    keyed: TestClient,
+    engine: Hypermnesia,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def unavailable(*_args: Any, **_kwargs: Any) -> None:
+        raise StoreUnavailableError("the journal does not answer")
+
+    monkeypatch.setattr(engine, "remember", unavailable)
+    with caplog.at_level("ERROR", logger="graphs.service.rest"):
+        reply = keyed.post("/v1/memories", json=TURNS, headers=SAM)
+        assert keyed.get("/v1/units/u123/history", headers=SAM).status_code == 404
+    assert reply.status_code == 503
+    assert reply.json() == {"detail": "the journal does not answer"}
+    (record,) = caplog.records  # the 404 is the caller's mistake: not logged
+    assert record.getMessage() == "POST /v1/memories failed: the journal does not answer"
+    assert record.exc_info is not None and record.exc_info[0] is StoreUnavailableError

@@ -80,9 +80,10 @@ def test_load_16_clients_for_30_seconds(tmp_path: Path, workers: int, deployment
         report = run_load(svc.url, keyed_tenants(svc.keys), clients=16, seconds=seconds)
     backend = "postgres" if deployment.database_url else "sqlite"
     print(json.dumps({"backend": backend, "workers": workers, **report.figures()}))
-    assert report.errors == [], report.errors[:5]
+    assert report.errors == [], f"{report.errors[:5]}\n{svc.log_tail()}"
     assert report.written, "no write was acknowledged"
-    assert report.lost == [], f"{len(report.lost)} of {len(report.written)} writes lost"
+    lost = f"{len(report.lost)} of {len(report.written)} writes lost"
+    assert report.lost == [], f"{lost}\n{svc.log_tail()}"
 
 
 def _other_workers(url: str, victim: int, count: int, timeout: float = 180.0) -> set[int]:
@@ -115,9 +116,10 @@ def test_a_worker_killed_under_load_loses_no_turn(tmp_path: Path, deployment: Se
         load.join()
         _other_workers(svc.url, victim, 2)  # the replacement has opened the engine: recovered
     (report,) = reports
-    assert report.written and report.lost == []
+    assert report.written and report.lost == [], svc.log_tail()
     # the only errors are the requests that were in flight in the killed worker
-    assert all("HTTPStatusError" not in e and ": 5" not in e for e in report.errors), report.errors
+    server_side = [e for e in report.errors if "HTTPStatusError" in e or ": 5" in e]
+    assert server_side == [], f"{server_side[:5]}\n{svc.log_tail()}"
     assert deployment.database_url is not None
     with psycopg.connect(deployment.database_url) as conn:
         pending = conn.execute(

@@ -6,6 +6,7 @@ key or a wrong one is refused before its body is read or anything is written.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Annotated, Any
 
@@ -37,6 +38,8 @@ from memory.errors import (
 )
 
 __all__ = ["add_error_handlers", "engine", "router"]
+
+log = logging.getLogger(__name__)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No API key, or an unknown one."},
@@ -220,6 +223,9 @@ async def _invalid_value(request: Request, exc: Exception) -> JSONResponse:
 
 async def _engine_error(request: Request, exc: Exception) -> JSONResponse:
     code = next((c for t, c in _STATUS if isinstance(exc, t)), 500)
+    if code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
+        # the caller sees one line; whoever runs the service needs the traceback
+        log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
     if code == status.HTTP_422_UNPROCESSABLE_CONTENT:
         detail: Any = [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
         return JSONResponse({"detail": detail}, status_code=code)
