@@ -120,6 +120,7 @@ def test_a_worker_killed_under_load_loses_no_turn(tmp_path: Path, deployment: Se
     # the only errors are the requests that were in flight in the killed worker
     server_side = [e for e in report.errors if "HTTPStatusError" in e or ": 5" in e]
     assert server_side == [], f"{server_side[:5]}\n{svc.log_tail()}"
+    assert f"Child process [{victim}] died" in svc.log_tail(lines=10_000)  # the operator sees it
     assert deployment.database_url is not None
     with psycopg.connect(deployment.database_url) as conn:
         pending = conn.execute(

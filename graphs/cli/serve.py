@@ -57,7 +57,9 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
             host=host,
             port=port,
             workers=workers,
-            log_level="warning",
+            # info: a worker that died and was replaced shows in the log; no line per request
+            log_level="info",
+            access_log=False,
             # a worker busy importing the engine on a loaded machine is not hung
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )
