@@ -163,7 +163,7 @@ def _evidence(p: Packed) -> JSON:
         granularity=p.unit.granularity.value,
         score=p.score,
         source="+".join(p.sources),
-        provenance=list(p.unit.provenance),
+        provenance=list(p.provenance),
         event_time=p.unit.event_time,
         current=p.unit.is_current,
         tokens=p.tokens,

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from agents.constructor import build_segments
 from agents.recipes import get_recipe
 from agents.retrieval import (
     Hit,
@@ -27,6 +28,7 @@ from agents.retrieval.fuse import (
     fuse,
     spread_to_neighbours,
 )
+from agents.retrieval.pack import PACKED_IN_PART
 from agents.retrieval.route import route_weights
 from agents.retrieval.sources import day_range, graph_hits
 from agents.retrieval.types import QueryPlan
@@ -415,6 +417,49 @@ def test_pack_represents_each_turn_once_and_upgrades_a_fact(view: NamespaceView)
     assert [p.unit.id for p in upgraded] == [turn]  # two facts of one turn: the whole turn
     kept = pack([_c(fact, 1.0), _c(turn, 0.9)], view, 500, dedupe_provenance=False)
     assert [p.unit.id for p in kept] == [fact, turn]
+
+
+def _with_segment(view: NamespaceView, turns: list[Turn]) -> tuple[NamespaceView, MemoryUnit]:
+    (segment,) = build_segments(NS, turns)
+    return build_view({**view.units, segment.id: segment}, _sample_turns()), segment
+
+
+def test_a_segment_is_packed_without_the_lines_of_turns_quoted_before_it(
+    view: NamespaceView,
+) -> None:
+    wider, segment = _with_segment(view, _sample_turns()[:3])
+    first, third = _ids(view, "I adopted a beagle named Biscuit.", "At the shelter on Elm Street.")
+    ranked = [_c(first, 1.0), _c(third, 0.9), _c(segment.id, 0.8)]
+    outcomes: dict[str, str] = {}
+    packed = pack(ranked, wider, 500, dedupe_provenance=True, outcomes=outcomes)
+    assert [p.unit.id for p in packed] == [first, third, segment.id]
+    assert outcomes[segment.id] == PACKED_IN_PART  # the trace says so
+    part = packed[2]
+    assert part.provenance == ("D1:2",)  # only the line no turn quoted before
+    assert part.text == "(8 May 2023) Maya: What a lovely dog! Where did you find him?"
+    assert part.tokens < wider.token_count(segment)
+    whole = pack(ranked, wider, 500, dedupe_provenance=False)[2]
+    assert (whole.provenance, whole.text) == (segment.provenance, wider.presented(segment))
+
+
+def test_a_turn_told_only_by_a_fact_keeps_its_line_in_a_segment(view: NamespaceView) -> None:
+    wider, segment = _with_segment(view, _sample_turns()[:3])
+    (fact,) = _ids(view, "Sam adopted a beagle named Biscuit.")
+    packed = pack([_c(fact, 1.0), _c(segment.id, 0.9)], wider, 500, dedupe_provenance=True)
+    assert packed[1].provenance == segment.provenance  # a fact may keep one clause of a turn
+    assert packed[1].text == wider.presented(segment)
+
+
+def test_a_segment_whose_lines_are_not_one_per_turn_is_packed_whole() -> None:
+    pairs = [_turn(1, "Sam", "Two lines:\nfirst, then second."), _turn(2, "Maya", "Both noted.")]
+    units = {u.id: u for _, u in pairs}
+    turns = [t for t, _ in pairs]
+    (segment,) = build_segments(NS, turns)
+    view = build_view({**units, segment.id: segment}, turns)
+    ranked = [_c(pairs[0][1].id, 1.0), _c(segment.id, 0.9)]
+    packed = pack(ranked, view, 500, dedupe_provenance=True)
+    assert packed[1].provenance == ("D1:1", "D1:2")
+    assert packed[1].text == view.presented(segment)
 
 
 def test_present_quotes_turns_with_speaker_and_resolved_dates() -> None:

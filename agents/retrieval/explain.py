@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agents.retrieval.pack import BUDGET_SPENT, PACKED, REPLACED
+from agents.retrieval.pack import BUDGET_SPENT, PACKED, PACKED_IN_PART, REPLACED
 from agents.retrieval.types import Packed, SourceHits
 from agents.state import Candidate
 from memory.model import Granularity, MemoryUnit
@@ -102,8 +102,9 @@ def _source_positions(lists: Sequence[SourceHits]) -> dict[str, dict[str, tuple[
 
 
 def _outcome(uid: str, outcomes: Mapping[str, str], in_pack: set[str]) -> str:
-    """What packing did; a unit packed in the end (a turn that replaced its fact) says packed."""
+    """What packing did; a unit packed in the end (a turn that replaced its fact) says packed,
+    and a segment packed without some of its lines says so."""
     said = outcomes.get(uid, BUDGET_SPENT)
-    if uid in in_pack and said != REPLACED:
+    if uid in in_pack and said not in (REPLACED, PACKED_IN_PART):
         return PACKED
     return said

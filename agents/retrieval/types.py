@@ -57,10 +57,12 @@ class QueryPlan:
 @dataclass(frozen=True)
 class Packed:
     """A unit as packed into the budget: its fused score, sources, its text as presented in a
-    prompt and that text's token count."""
+    prompt, that text's token count and the turns that text quotes (the unit's provenance, or
+    part of it when lines quoting turns packed before were left out)."""
 
     unit: MemoryUnit
     score: float
     sources: list[str]
     text: str
     tokens: int
+    provenance: tuple[str, ...]
