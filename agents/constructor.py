@@ -169,14 +169,15 @@ def build_segments(ns: Namespace, session_turns: Sequence[Turn]) -> list[MemoryU
 
 def unit_texts(session_turns: Sequence[Turn], *, facts: bool = True) -> list[str]:
     """The texts the deterministic constructor gives the units of a whole session written at
-    once (turns, then facts unless ``facts`` is false, then segments), without building the
-    units: what a bulk import embeds ahead of the write. May repeat a text."""
+    once that the store embeds (turns, then facts unless ``facts`` is false; a segment's vector
+    is its turns' mean), without building the units: what a bulk import embeds ahead of the
+    write. May repeat a text."""
     turns = list(session_turns)
     speakers = sorted({t.speaker for t in turns})
     texts = [turn_unit_text(t) for t in turns]
     if facts:
         texts += [sentence for t in turns for sentence in _fact_sentences(t, speakers)]
-    return texts + [_segment_text(chunk) for chunk in _segments(turns)]
+    return texts
 
 
 def _fact_sentences(turn: Turn, speakers: Sequence[str]) -> list[str]:

@@ -49,6 +49,7 @@ from memory.model import (
     vertex_id,
 )
 from memory.replica import DerivedUpdate, Replica
+from memory.segment_vectors import quoted_turns, turn_units_by_turn, vectors_with_pooled_segments
 from memory.settings import Settings
 from memory.vector_rebuild import RebuildingBackend
 from memory.vector_store import ChromaBackend, InMemoryBackend, VectorBackend, VectorStore
@@ -308,7 +309,7 @@ class MemoryStore:
             self._check_units(ns, change.units)
             final.update({u.id: u for u in change.units})
         units = list(final.values())
-        embeddings = self.embed([u.text for u in units])
+        embeddings = self._vectors_for(ns, units)
         _check_embeddings(units, embeddings)
         intents = [
             Intent(
@@ -363,7 +364,7 @@ class MemoryStore:
             dumps = [u.model_dump(mode="json") for u in reopened]
             why = "its successor was forgotten"
             intents.append(Intent("reopen", {"units": dumps}, tuple(report.reopened), why))
-        embeddings = self.embed([u.text for u in reopened])
+        embeddings = self._vectors_for(ns, reopened)
         with self._write_lock:
             op_ids = self._journal.begin_many(ns, intents)
             self._apply_delete(ns, op_ids[0], sorted(doomed), turn_ids)
@@ -598,6 +599,24 @@ class MemoryStore:
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         return np.stack(found)
+
+    def _vectors_for(self, ns: Namespace, units: Sequence[MemoryUnit]) -> np.ndarray:
+        """Vectors of units about to be stored: a segment's is its turns' mean, found in this
+        write or among the stored turn units (:mod:`memory.segment_vectors`)."""
+        own = turn_units_by_turn(units)
+        wanted = {t for u in units for t in quoted_turns(u) if t not in own}
+        stored: dict[str, MemoryUnit] = {}
+        if wanted:
+            current = self.current_units(ns)
+            derived = (current.get(uid) for uid in self.units_derived_from(ns, wanted))
+            found = turn_units_by_turn([u for u in derived if u is not None])
+            stored = {t: u for t, u in found.items() if t in wanted}
+        return vectors_with_pooled_segments(
+            units,
+            stored,
+            lambda batch: self.embed([u.text for u in batch]),
+            lambda batch: self.unit_vectors(ns, batch),
+        )
 
     def unit_vectors(self, ns: Namespace, units: Sequence[MemoryUnit]) -> np.ndarray:
         """The embeddings of ``units``' texts, one row per unit in order, without embedding

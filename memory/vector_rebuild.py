@@ -27,6 +27,7 @@ from memory.backends import JournalStore
 from memory.embeddings import Embedder
 from memory.errors import VectorIndexError
 from memory.model import MemoryUnit, Namespace, UnitFilter
+from memory.segment_vectors import vectors_with_pooled_segments
 from memory.vector_store import ChromaBackend, VectorBackend, VectorRecord
 
 __all__ = ["REBUILD_MARKER", "RebuildingBackend"]
@@ -66,16 +67,20 @@ class RebuildingBackend(VectorBackend):
         for ns_key, units in states.items():
             ns = Namespace.parse(ns_key)
             batch = [MemoryUnit.model_validate(u) for u in units.values()]
+            # segments get their turns' mean, as when they were written
+            vectors = vectors_with_pooled_segments(batch, {}, self._embed, self._embed)
             for start in range(0, len(batch), _BATCH):
-                chunk = batch[start : start + _BATCH]
-                vectors = self._embedder.embed([u.text for u in chunk])
-                records = [VectorRecord(u, v) for u, v in zip(chunk, vectors, strict=True)]
-                self._inner.upsert(ns, records)
+                rows = vectors[start : start + _BATCH]
+                chunk = zip(batch[start : start + _BATCH], rows, strict=True)
+                self._inner.upsert(ns, [VectorRecord(u, v) for u, v in chunk])
             total += len(batch)
         self._marker.unlink()
         self.rebuilds += 1
         _log.warning("rebuilt the vector index: %d units in %d namespaces", total, len(states))
         return total
+
+    def _embed(self, units: Sequence[MemoryUnit]) -> np.ndarray:
+        return self._embedder.embed([u.text for u in units])
 
     def _healing(self, call: Callable[[], _T]) -> _T:
         try:

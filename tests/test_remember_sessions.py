@@ -56,12 +56,10 @@ def test_unit_texts_are_the_texts_of_the_units_the_constructor_builds(
 ) -> None:
     for turns in sessions:
         speakers = sorted({t.speaker for t in turns})
-        units = (
-            build_turn_units(NS, turns, speakers)
-            + build_facts(NS, turns, speakers)
-            + build_segments(NS, turns)
-        )
+        units = build_turn_units(NS, turns, speakers) + build_facts(NS, turns, speakers)
         assert set(unit_texts(turns)) == {u.text for u in units}
+        segments = {u.text for u in build_segments(NS, turns)}
+        assert not segments & set(unit_texts(turns))  # a segment's vector is its turns' mean
         facts = {u.text for u in build_facts(NS, turns, speakers)}
         assert not facts & set(unit_texts(turns, facts=False)) - {t.text for t in turns}
 
@@ -94,6 +92,8 @@ def test_the_writes_find_their_texts_embedded_ahead(tmp_path: Path) -> None:
     inline = [t for name, texts in embedder.calls if "prefetch" not in name for t in texts]
     assert set(ahead) == {t for s in sessions for t in unit_texts(s)}
     assert not set(ahead) & set(inline)  # nothing embedded twice
+    segments = {u.text for s in sessions for u in build_segments(NS, s)}
+    assert segments and not segments & set(ahead + inline)  # their turns' mean
     assert len(ahead) == len(set(ahead))
 
 

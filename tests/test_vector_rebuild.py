@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from graphs.cli.ingest import ingest, load_plan
 from memory.embeddings import HashingEmbedder
 from memory.errors import VectorIndexError
 from memory.model import Granularity, MemoryUnit, Namespace, Turn
+from memory.segment_vectors import vectors_with_pooled_segments
 from memory.settings import Settings
 from memory.store import MemoryStore
 from memory.vector_rebuild import REBUILD_MARKER, RebuildingBackend
@@ -117,6 +118,10 @@ def test_a_torn_index_is_rebuilt_on_open(
         pool.submit(_reopen_torn, root, ingested[1]).result(timeout=300)
 
 
+def _embedded(units: Sequence[MemoryUnit]) -> np.ndarray:
+    return HashingEmbedder().embed([u.text for u in units])
+
+
 def _reopen_torn(root: Path, before: dict[str, str]) -> None:
     """Open a torn folder: one rebuild, every unit as it was, fresh embeddings; then healthy."""
     with _open(root) as hm:
@@ -127,9 +132,10 @@ def _reopen_torn(root: Path, before: dict[str, str]) -> None:
         assert isinstance(backend, RebuildingBackend) and backend.rebuilds == 1
         for ns in (NS, FILLER):
             records = backend.get(ns, with_embeddings=True)
-            texts = [r.unit.text for r in records]
+            units = [r.unit for r in records]
             stored = np.stack([r.embedding for r in records if r.embedding is not None])
-            assert np.allclose(stored, HashingEmbedder().embed(texts), atol=1e-6)
+            fresh = vectors_with_pooled_segments(units, {}, _embedded, _embedded)
+            assert np.allclose(stored, fresh, atol=1e-6)  # segments: their turns' mean again
     assert not (root / REBUILD_MARKER).exists()
     with _open(root) as hm:  # the rebuilt folder is healthy: no second rebuild
         assert _units(hm.store) == before
