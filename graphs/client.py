@@ -273,8 +273,8 @@ class Hypermnesia:
         Every session is checked before the first is written (InvalidInputError names the bad
         one). While one window of sessions is written, worker threads embed the texts the next
         windows' units will carry, in large batches (:mod:`graphs.prefetch`); in LLM mode
-        facts come from the model, so only turn and segment texts are embedded ahead. Yields
-        each session's result once it is stored.
+        facts come from the model, so only turn texts are embedded ahead (a segment's vector is
+        its turns' mean). Yields each session's result once it is stored.
         """
         if isinstance(sessions, (str, bytes)) or not isinstance(sessions, Sequence):
             raise InvalidInputError(
