@@ -20,15 +20,16 @@ import sqlite3
 import struct
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from pydantic import ValidationError
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from memory.embeddings import Embedder, embedder_from_spec
 from memory.errors import (
@@ -52,6 +53,9 @@ __all__ = [
 
 #: Name of the Chroma collection that holds every namespace's units.
 COLLECTION = "hypermnesia_units"
+_R = TypeVar("_R")
+_NOT_ON_DISK = "Nothing found on disk"
+"""What a Chroma server says when a read reaches a vector segment it has not written yet."""
 _SEP = "#"  # between namespace key and unit id in a Chroma id; a namespace key has no '#'
 
 
@@ -628,6 +632,23 @@ class ChromaBackend(VectorBackend):
                 raise VectorIndexError(msg) from exc
             raise
 
+    def _read(self, call: Callable[[], _R]) -> _R:
+        """A read, retried while a Chroma server answers that a collection's vector segment is
+        not on its disk yet (it writes the segment a moment after the first records arrive, and
+        a read in between fails; seen under concurrent writers), then guarded as any call."""
+        from chromadb.errors import InternalError
+
+        retrying = Retrying(
+            retry=retry_if_exception(
+                lambda e: isinstance(e, InternalError) and _NOT_ON_DISK in str(e)
+            ),
+            stop=stop_after_attempt(5),
+            wait=wait_exponential(multiplier=0.05, max=1.0),
+            reraise=True,
+        )
+        with self._guard():
+            return retrying(call)
+
     @staticmethod
     def _cid(ns: Namespace, unit_id: str) -> str:
         return f"{ns.key}{_SEP}{unit_id}"
@@ -676,18 +697,18 @@ class ChromaBackend(VectorBackend):
         if wanted is not None:
             for start in range(0, len(wanted), self._batch):
                 chunk = _where(ns, flt, wanted[start : start + self._batch])
-                with self._guard():
-                    res = self._collection.get(where=chunk, include=include)
+                res = self._read(partial(self._collection.get, where=chunk, include=include))
                 out += self._records(res["ids"], res["metadatas"], res.get("embeddings"))
             rank = {uid: n for n, uid in enumerate(wanted)}
             out.sort(key=lambda r: rank[r.unit.id])
             return out if limit is None else out[:limit]
         while limit is None or len(out) < limit:
             size = self._batch if limit is None else min(self._batch, limit - len(out))
-            with self._guard():
-                res = self._collection.get(
-                    where=where, include=include, limit=size, offset=len(out)
+            res = self._read(
+                partial(
+                    self._collection.get, where=where, include=include, limit=size, offset=len(out)
                 )
+            )
             out += self._records(res["ids"], res["metadatas"], res.get("embeddings"))
             if len(res["ids"]) < size:
                 break
@@ -704,13 +725,15 @@ class ChromaBackend(VectorBackend):
         where = _where(ns, flt)
         out: list[list[tuple[VectorRecord, float]]] = []
         for start in range(0, len(queries), self._batch):
-            with self._guard():
-                res = self._collection.query(
+            res = self._read(
+                partial(
+                    self._collection.query,
                     query_embeddings=queries[start : start + self._batch],
                     n_results=k,
                     where=where,
                     include=["metadatas", "distances"],
                 )
+            )
             for ids, metas, dists in zip(
                 res["ids"], res["metadatas"], res["distances"], strict=True
             ):
