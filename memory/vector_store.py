@@ -56,6 +56,20 @@ COLLECTION = "hypermnesia_units"
 _R = TypeVar("_R")
 _NOT_ON_DISK = "Nothing found on disk"
 """What a Chroma server says when a read reaches a vector segment it has not written yet."""
+
+
+def _not_on_disk(exc: BaseException) -> bool:
+    from chromadb.errors import InternalError
+
+    return isinstance(exc, InternalError) and _NOT_ON_DISK in str(exc)
+
+
+_READ_AGAIN = Retrying(
+    retry=retry_if_exception(_not_on_disk),
+    stop=stop_after_attempt(4),  # after the first try: five reads in all
+    wait=wait_exponential(multiplier=0.05, max=1.0),
+    reraise=True,
+)
 _SEP = "#"  # between namespace key and unit id in a Chroma id; a namespace key has no '#'
 
 
@@ -635,19 +649,15 @@ class ChromaBackend(VectorBackend):
     def _read(self, call: Callable[[], _R]) -> _R:
         """A read, retried while a Chroma server answers that a collection's vector segment is
         not on its disk yet (it writes the segment a moment after the first records arrive, and
-        a read in between fails; seen under concurrent writers), then guarded as any call."""
-        from chromadb.errors import InternalError
-
-        retrying = Retrying(
-            retry=retry_if_exception(
-                lambda e: isinstance(e, InternalError) and _NOT_ON_DISK in str(e)
-            ),
-            stop=stop_after_attempt(5),
-            wait=wait_exponential(multiplier=0.05, max=1.0),
-            reraise=True,
-        )
+        a read in between fails; seen under concurrent writers), then guarded as any call. A read
+        that succeeds at once does not go through the retry machinery."""
         with self._guard():
-            return retrying(call)
+            try:
+                return call()
+            except Exception as exc:
+                if not _not_on_disk(exc):
+                    raise
+            return _READ_AGAIN(call)
 
     @staticmethod
     def _cid(ns: Namespace, unit_id: str) -> str:
