@@ -41,6 +41,7 @@ from prompts.retriever import QueryAnalysis
 
 NS = Namespace(user_id="sam")
 MAY_8 = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
+MAY_7 = datetime(2023, 5, 7, tzinfo=UTC)
 
 
 def _turn(n: int, speaker: str, text: str, when: datetime = MAY_8) -> tuple[Turn, MemoryUnit]:
@@ -465,6 +466,17 @@ def test_a_segment_whose_lines_are_not_one_per_turn_is_packed_whole() -> None:
 def test_present_quotes_turns_with_speaker_and_resolved_dates() -> None:
     _, unit = _turn(1, "Sam", "Yesterday I adopted a beagle.")
     assert present(unit) == "(8 May 2023) Sam: Yesterday (7 May 2023) I adopted a beagle."
+
+
+def test_a_fact_that_states_its_resolved_date_goes_without_a_day_in_front() -> None:
+    last_year = _fact("Sam painted a sunrise last year (2022).", "D1:1", when=datetime(2022, 1, 1))
+    assert present(last_year) == "Sam painted a sunrise last year (2022)."  # not "1 January"
+    yesterday = _fact("Sam adopted a beagle yesterday (7 May 2023).", "D1:1", when=MAY_7)
+    assert present(yesterday) == "Sam adopted a beagle yesterday (7 May 2023)."
+    film = _fact("Sam loved the film Barbie (2023).", "D1:1")  # a year, not the fact's day
+    assert present(film) == "(8 May 2023) Sam loved the film Barbie (2023)."
+    plain = _fact("Sam adopted a beagle.", "D1:1")
+    assert present(plain) == "(8 May 2023) Sam adopted a beagle."
 
 
 # -- sources and the whole pass over a real store ----------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agents.analysis import annotate_dates, format_day
+from agents.analysis.date_labels import labelled_spans
 from memory.model import Granularity, MemoryUnit
 
 __all__ = ["date_prefix", "present"]
@@ -15,7 +16,8 @@ def present(unit: MemoryUnit) -> str:
     """A unit as it appears in a prompt: its date and speaker, then its text.
 
     Turns and segments quote what was said, so their relative dates get the absolute date beside
-    them, resolved against the session's date.
+    them, resolved against the session's date. A fact whose text already names the day or period
+    it happened in goes without the date in front: "Sam adopted a beagle yesterday (7 May 2023)."
     """
     day = date_prefix(unit)
     text = unit.text
@@ -27,5 +29,22 @@ def present(unit: MemoryUnit) -> str:
 
 
 def date_prefix(unit: MemoryUnit) -> str:
-    """What :func:`present` puts before a unit's text: its day in brackets, if it has one."""
-    return f"({format_day(unit.event_time.date())}) " if unit.event_time else ""
+    """What :func:`present` puts before a unit's text: its day in brackets, if it has one and
+    a fact's text does not already name a date that covers it."""
+    if unit.event_time is None or _states_its_date(unit):
+        return ""
+    return f"({format_day(unit.event_time.date())}) "
+
+
+def _states_its_date(unit: MemoryUnit) -> bool:
+    """Whether a fact's text carries the resolved date its day was taken from.
+
+    A fact's relative dates were resolved into its text when it was made ("last year (2022)"),
+    and its day is the first day of the first one: put in front, that day would say the same
+    again, or say more than the text knows ("1 January 2022" for "last year"). A label that does
+    not start on the fact's day ("Barbie (2023)" said on 8 May 2023) leaves the day in front.
+    """
+    if unit.granularity != Granularity.FACT or unit.event_time is None:
+        return False
+    day = unit.event_time.date()
+    return any(start == day for start, _ in labelled_spans(unit.text))
