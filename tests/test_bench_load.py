@@ -3,14 +3,16 @@ real run against the session's keyed service."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import uvicorn
 
-from evals.bench.load import SHOWN, LoadReport, local_tenants, read_keys, run_load
+from evals.bench.load import KEEPALIVE_S, SHOWN, LoadReport, local_tenants, read_keys, run_load
 from memory.errors import InvalidInputError
 from tests.service_server import ROOT, Service
 
@@ -85,3 +87,9 @@ def test_a_far_url_is_one_red_line() -> None:
     )
     assert done.returncode == 1
     assert "loopback" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_load_client_drops_idle_connections_before_the_service_does() -> None:
+    # reused at the moment the service closes it, an idle connection fails the next request
+    service_keep_alive = inspect.signature(uvicorn.Config).parameters["timeout_keep_alive"]
+    assert service_keep_alive.default > KEEPALIVE_S

@@ -44,6 +44,8 @@ MAX_CLIENTS = 256
 MAX_SECONDS = 600.0
 #: Lost turns and error messages named in the figures (the counts cover all of them).
 SHOWN = 10
+KEEPALIVE_S = 2.0
+"""How long the load test keeps an idle connection: under the service's keep-alive timeout."""
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _OPS = ("remember", "recall")
 
@@ -180,7 +182,10 @@ async def _found(http: httpx.AsyncClient, tenant: Tenant, turn_id: str, word: st
 async def _run(url: str, tenants: list[Tenant], clients: int, seconds: float) -> LoadReport:
     report = LoadReport(seconds=seconds, clients=clients)
     by_name = {t.name: t for t in tenants}
-    limits = httpx.Limits(max_connections=clients * 2)
+    # An idle connection is dropped well before the server's keep-alive timeout (uvicorn's is
+    # 5 s, httpx's default expiry too): reused at the moment the server closes it, a request
+    # meets a reset connection and fails without reaching the service.
+    limits = httpx.Limits(max_connections=clients * 2, keepalive_expiry=KEEPALIVE_S)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
         started = time.monotonic()
         stop_at = started + seconds
