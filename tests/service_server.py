@@ -4,6 +4,7 @@ a temp data folder, optional API keys; stopped (with any Chroma server it ran) o
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,8 @@ __all__ = ["ROOT", "Service", "running_service", "service_env", "write_keys"]
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 240.0
+_WORKER_EVENT = re.compile(r"Child process|Started server process|Waiting for child|died|[Kk]ill")
+"""uvicorn's lines about worker processes (started, died, replaced, killed)."""
 
 
 @dataclass
@@ -33,11 +36,19 @@ class Service:
     """Where the service's stdout and stderr go (its tracebacks, for a failing test to show)."""
 
     def log_tail(self, lines: int = 60) -> str:
-        """The service log's last ``lines`` lines, to put in a failing assertion's message."""
+        """The service log's last ``lines`` lines, to put in a failing assertion's message,
+        after the lines before them that tell of worker processes starting, dying or being
+        killed (a long traceback at the end would otherwise push a worker's death out of view).
+        """
         if self.log is None or not self.log.exists():
             return "(no service log)"
-        tail = self.log.read_text(errors="replace").splitlines()[-lines:]
-        return "service log:\n" + "\n".join(tail) if tail else "(the service log is empty)"
+        every = self.log.read_text(errors="replace").splitlines()
+        tail = every[-lines:]
+        if not tail:
+            return "(the service log is empty)"
+        earlier = [line for line in every[: -len(tail)] if _WORKER_EVENT.search(line)]
+        head = ["worker events before the tail:", *earlier, "..."] if earlier else []
+        return "service log:\n" + "\n".join([*head, *tail])
 
     def headers(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[user]}"}
