@@ -35,7 +35,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hypermnesia]:
     hm.remember(MAX, [Turn(id="M1:1", session_id="M1", speaker="Max", text=MAX_SECRET,
                            session_time=when)])  # fmt: skip
     hm.flush()
-    hm.recall(SAM, QUESTION, budget=300)
+    hm.recall(SAM, QUESTION, budget=150)  # small: some candidates are skipped over budget
     hm.recall(MAX, "Where is the spare key?")
     yield hm
     hm.close()
@@ -94,7 +94,9 @@ def test_a_read_run_shows_evidence_candidates_and_a_replay_button(
     evidence = [uid for s in run.steps if s.agent == "retriever" for uid, _ in s.retrieved]
     assert evidence and all(uid[:14] in page for uid in evidence)
     assert "Flour Bakery" in page  # the evidence's text, looked up now
-    assert "Router weights" in page and "packed" in page and "skipped: over budget" in page
+    outcomes = {c.outcome for s in run.steps if s.agent == "retriever" for c in s.candidates}
+    assert {"packed", "skipped: over budget"} <= outcomes  # what the page has to show
+    assert "Router weights" in page and all(outcome in page for outcome in outcomes)
     assert 'action="/ui/runs/' in page and 'name="recipe"' in page and "turns-only" in page
 
 
