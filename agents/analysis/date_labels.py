@@ -16,22 +16,25 @@ __all__ = ["label_span", "labelled_spans"]
 
 Span = tuple[date, date]
 
-_MONTH_NAMES = "|".join(calendar.month_name[1:])
-_DAY = rf"(?P<{{0}}d>\d{{{{1,2}}}}) (?P<{{0}}m>{_MONTH_NAMES}) (?P<{{0}}y>\d{{{{4}}}})"
+_MONTHS = {name: number for number, name in enumerate(calendar.month_name) if name}
+_MONTH_NAMES = "|".join(_MONTHS)
+
+
+def _day(prefix: str) -> str:
+    """A day as :func:`format_day` writes it, its parts named ``<prefix>d``, ``m`` and ``y``."""
+    return rf"(?P<{prefix}d>\d{{1,2}}) (?P<{prefix}m>{_MONTH_NAMES}) (?P<{prefix}y>\d{{4}})"
+
+
 _FORMS = [
     re.compile(p)
     for p in (
         r"(?P<y1>\d{4})(?:–(?P<y2>\d{4}))?",  # 2022, 2021–2022
         rf"(?P<m1>{_MONTH_NAMES})(?: (?P<y1>\d{{4}}))?(?:–(?P<m2>{_MONTH_NAMES}))? (?P<y2>\d{{4}})",
-        rf"(?:the week of )?(?:(?P<d1>\d{{1,2}})–)?{_DAY.format('e')}",  # 7 May 2023, 15–16 May …
-        rf"{_DAY.format('s')} – {_DAY.format('e')}",  # 30 April 2023 – 2 May 2023
+        rf"(?:the week of )?(?:(?P<d1>\d{{1,2}})–)?{_day('e')}",  # 7 May 2023, 15–16 May …
+        rf"{_day('s')} – {_day('e')}",  # 30 April 2023 – 2 May 2023
     )
 ]
 _PARENTHESISED = re.compile(r"\(([^()]{4,60})\)")
-
-
-def _month_number(name: str) -> int:
-    return list(calendar.month_name).index(name)
 
 
 def _span(form: int, m: re.Match[str]) -> Span:
@@ -39,15 +42,15 @@ def _span(form: int, m: re.Match[str]) -> Span:
     if form == 0:
         return date(int(g["y1"]), 1, 1), date(int(g["y2"] or g["y1"]), 12, 31)
     if form == 1:
-        first, last = _month_number(g["m1"]), _month_number(g["m2"] or g["m1"])
+        first, last = _MONTHS[g["m1"]], _MONTHS[g["m2"] or g["m1"]]
         end_year = int(g["y2"])
         start_year = int(g["y1"]) if g["y1"] else end_year
         return date(start_year, first, 1), date(
             end_year, last, calendar.monthrange(end_year, last)[1]
         )
-    end = date(int(g["ey"]), _month_number(g["em"]), int(g["ed"]))
+    end = date(int(g["ey"]), _MONTHS[g["em"]], int(g["ed"]))
     if form == 3:
-        return date(int(g["sy"]), _month_number(g["sm"]), int(g["sd"])), end
+        return date(int(g["sy"]), _MONTHS[g["sm"]], int(g["sd"])), end
     if m.group(0).startswith("the week of "):
         return end, date.fromordinal(end.toordinal() + 6)
     return (end.replace(day=int(g["d1"])) if g["d1"] else end), end

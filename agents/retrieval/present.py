@@ -29,8 +29,8 @@ def present(unit: MemoryUnit) -> str:
 
 
 def date_prefix(unit: MemoryUnit) -> str:
-    """What :func:`present` puts before a unit's text: its day in brackets, if it has one and
-    a fact's text does not already name a date that covers it."""
+    """What :func:`present` puts before a unit's text: its day in brackets, if it has one and,
+    for a fact, its text does not already carry the resolved date that day came from."""
     if unit.event_time is None or _states_its_date(unit):
         return ""
     return f"({format_day(unit.event_time.date())}) "
@@ -46,5 +46,4 @@ def _states_its_date(unit: MemoryUnit) -> bool:
     """
     if unit.granularity != Granularity.FACT or unit.event_time is None:
         return False
-    day = unit.event_time.date()
-    return any(start == day for start, _ in labelled_spans(unit.text))
+    return any(start == unit.event_time.date() for start, _ in labelled_spans(unit.text))
