@@ -1,6 +1,7 @@
 """Baselines the harness runs beside Hypermnesia, through the same metrics.
 
-Every baseline retrieves whole turns, rendered as ``(8 May 2023) Caroline: text [shares: caption]``:
+Every baseline retrieves whole turns, rendered as Hypermnesia renders a turn
+(``8 May 2023 Caroline: text [shares: caption]``):
 
 - ``full_context``: all turns, most recent first (what a context window cut to the budget keeps);
 - ``bm25``: BM25 over turns (``bm25s``, k1 1.2, b 0.75, lowercase words minus English stopwords);
@@ -55,7 +56,7 @@ def render_turn(turn: EvalTurn) -> str:
     text = f"{turn.speaker}: {turn.text}"
     if turn.session_time is not None:
         t = turn.session_time
-        text = f"({t.day} {t:%B %Y}) {text}"
+        text = f"{t.day} {t:%B %Y} {text}"  # as hypermnesia presents a turn
     if turn.image_caption:
         text = f"{text} [shares: {turn.image_caption}]"
     return text

@@ -21,8 +21,8 @@ QUESTION = Question(
     "c:q0", "c", "What is the name of Ann's cat?", "single-hop", ("D1:1",), "Pixel", None
 )
 ITEMS = [
-    RetrievedItem("(3 March 2023) Ann: I adopted a cat named Pixel.", ("D1:1",), 14, 1.0),
-    RetrievedItem("(3 March 2023) Ben: Congrats!", ("D1:2",), 9, 0.5),
+    RetrievedItem("3 March 2023 Ann: I adopted a cat named Pixel.", ("D1:1",), 14, 1.0),
+    RetrievedItem("3 March 2023 Ben: Congrats!", ("D1:2",), 9, 0.5),
 ]
 
 

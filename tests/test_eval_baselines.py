@@ -52,9 +52,9 @@ def ids(items: Sequence[object]) -> list[str]:
 
 
 def test_render_turn_has_date_speaker_text_and_caption() -> None:
-    assert render_turn(CONV.turns[0]) == "(8 May 2023) Ann: I adopted a grey cat named Pixel."
+    assert render_turn(CONV.turns[0]) == "8 May 2023 Ann: I adopted a grey cat named Pixel."
     assert render_turn(CONV.turns[2]) == (
-        "(8 May 2023) Ann: Pixel sleeps on the sofa all day. [shares: a photo of a cat on a sofa]"
+        "8 May 2023 Ann: Pixel sleeps on the sofa all day. [shares: a photo of a cat on a sofa]"
     )
     undated = EvalTurn("t", "s", "user", "hi", None, None, 0)
     assert render_turn(undated) == "user: hi"

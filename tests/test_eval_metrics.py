@@ -148,7 +148,7 @@ def test_answer_words_are_found_in_the_packed_text_not_credited_by_provenance() 
     fact = RetrievedItem("Caroline went to a group.", ("D1:3",), 6, 0.9)
     assert answer_words_found("LGBTQ support group", [turn]) == 1.0
     assert answer_words_found("LGBTQ support group", [fact]) == 1 / 3  # same turn, fewer words
-    assert answer_words_found("7 May 2023", [RetrievedItem("(7 May 2023) Sam: hi", (), 5, 1)]) == 1
+    assert answer_words_found("7 May 2023", [RetrievedItem("7 May 2023 Sam: hi", (), 5, 1)]) == 1
     assert answer_words_found("the", [turn]) is None  # no content word to look for
     assert answer_words_found(None, [turn]) is None
     assert (

@@ -437,7 +437,7 @@ def test_a_segment_is_packed_without_the_lines_of_turns_quoted_before_it(
     assert outcomes[segment.id] == PACKED_IN_PART  # the trace says so
     part = packed[2]
     assert part.provenance == ("D1:2",)  # only the line no turn quoted before
-    assert part.text == "(8 May 2023) Maya: What a lovely dog! Where did you find him?"
+    assert part.text == "8 May 2023 Maya: What a lovely dog! Where did you find him?"
     assert part.tokens < wider.token_count(segment)
     whole = pack(ranked, wider, 500, dedupe_provenance=False)[2]
     assert (whole.provenance, whole.text) == (segment.provenance, wider.presented(segment))
@@ -465,7 +465,7 @@ def test_a_segment_whose_lines_are_not_one_per_turn_is_packed_whole() -> None:
 
 def test_present_quotes_turns_with_speaker_and_resolved_dates() -> None:
     _, unit = _turn(1, "Sam", "Yesterday I adopted a beagle.")
-    assert present(unit) == "(8 May 2023) Sam: Yesterday (7 May 2023) I adopted a beagle."
+    assert present(unit) == "8 May 2023 Sam: Yesterday (7 May 2023) I adopted a beagle."
 
 
 def test_a_fact_that_states_its_resolved_date_goes_without_a_day_in_front() -> None:
@@ -474,9 +474,15 @@ def test_a_fact_that_states_its_resolved_date_goes_without_a_day_in_front() -> N
     yesterday = _fact("Sam adopted a beagle yesterday (7 May 2023).", "D1:1", when=MAY_7)
     assert present(yesterday) == "Sam adopted a beagle yesterday (7 May 2023)."
     film = _fact("Sam loved the film Barbie (2023).", "D1:1")  # a year, not the fact's day
-    assert present(film) == "(8 May 2023) Sam loved the film Barbie (2023)."
+    assert present(film) == "8 May 2023 Sam loved the film Barbie (2023)."
     plain = _fact("Sam adopted a beagle.", "D1:1")
-    assert present(plain) == "(8 May 2023) Sam adopted a beagle."
+    assert present(plain) == "8 May 2023 Sam adopted a beagle."
+
+
+def test_a_day_in_front_of_a_number_is_followed_by_a_colon() -> None:
+    """Without the colon, "8 May 2023 3 friends…" would read as one number."""
+    counted = _fact("3 friends came to Sam's party.", "D1:1")
+    assert present(counted) == "8 May 2023: 3 friends came to Sam's party."
 
 
 # -- sources and the whole pass over a real store ----------------------------------------------

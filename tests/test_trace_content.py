@@ -13,7 +13,14 @@ import pytest
 
 from agents.retrieval import Hit, SourceHits, build_view, pack
 from agents.retrieval.explain import explain_candidates
-from agents.retrieval.pack import BUDGET_SPENT, DUPLICATE, PACKED, REPLACED, UPGRADED
+from agents.retrieval.pack import (
+    BUDGET_SPENT,
+    DUPLICATE,
+    MIN_ROOM,
+    PACKED,
+    REPLACED,
+    UPGRADED,
+)
 from agents.state import Candidate
 from graphs.client import Hypermnesia
 from memory.embeddings import HashingEmbedder
@@ -59,7 +66,8 @@ def test_each_candidate_keeps_its_source_ranks_stages_weight_and_outcome() -> No
     stages = {"fused": [_c(ids[0], 0.03), _c(ids[1], 0.02)], "context": merged}
     view = build_view(units, [])
     outcomes: dict[str, str] = {}
-    budget = view.token_count(units[ids[0]]) + view.token_count(units[ids[1]])
+    # room for the first two, then less than MIN_ROOM: the third is not reached
+    budget = view.token_count(units[ids[0]]) + view.token_count(units[ids[1]]) + MIN_ROOM - 1
     packed = pack(merged, view, budget, dedupe_provenance=True, outcomes=outcomes)
     route = {"fact": 1.2}
     out = _explain(merged, lists, stages, route, units, outcomes, packed)

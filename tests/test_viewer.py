@@ -35,7 +35,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hypermnesia]:
     hm.remember(MAX, [Turn(id="M1:1", session_id="M1", speaker="Max", text=MAX_SECRET,
                            session_time=when)])  # fmt: skip
     hm.flush()
-    hm.recall(SAM, QUESTION, budget=150)  # small: some candidates are skipped over budget
+    hm.recall(SAM, QUESTION, budget=100)  # small: some candidates are skipped over budget
     hm.recall(MAX, "Where is the spare key?")
     yield hm
     hm.close()
