@@ -24,6 +24,7 @@ import bm25s
 import numpy as np
 import numpy.typing as npt
 
+from agents.analysis import format_day
 from evals.embedding_cache import CachedEmbedder
 from evals.systems import (
     Conversation,
@@ -55,8 +56,7 @@ def render_turn(turn: EvalTurn) -> str:
     """A turn as the baselines present it to a reader."""
     text = f"{turn.speaker}: {turn.text}"
     if turn.session_time is not None:
-        t = turn.session_time
-        text = f"{t.day} {t:%B %Y} {text}"  # as hypermnesia presents a turn
+        text = f"{format_day(turn.session_time)} {text}"  # as hypermnesia presents a turn
     if turn.image_caption:
         text = f"{text} [shares: {turn.image_caption}]"
     return text
