@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agents.recipes import get_recipe
 from evals.cli import resolve_data
 from evals.loaders import load_dataset
 from evals.rerank_training import BUDGETS, CATEGORIES, collect, fit, held_out
@@ -26,7 +27,12 @@ _WORK = typer.Option(
     Path("eval-out"), "--work", help="Work folder of ingests (app.py eval's --out)."
 )
 _L2 = typer.Option(100.0, "--l2", min=0.0, help="L2 penalty on the weights.")
-_HEAD = typer.Option(20, "--head", min=1, help="Units the re-ranker moves to the front.")
+_HEAD = typer.Option(
+    get_recipe("full").rerank_head,
+    "--head",
+    min=1,
+    help="Units the re-ranker moves to the front (default: the full recipe's).",
+)
 
 
 def train_reranker_command(

@@ -165,20 +165,26 @@ def test_history_of_superseded_fact(ingested: Any, env: dict[str, str]) -> None:
     assert "supersede" in table and "(closed)" in table and "Denver" in table
 
 
-def test_forget_asks_then_cascades(ingested: Any) -> None:
-    evidence = _recall(ingested, "peanuts allergy")["evidence"]
-    turn = next(e for e in evidence if e["granularity"] == "turn" and "peanuts" in e["text"])
-    declined = ingested("forget", turn["unit_id"], "--user", "sam", input="n\n", code=1)
-    assert turn["unit_id"][:12] in declined.output and "raw turns deleted too" in declined.output
+def test_forget_asks_then_cascades(ingested: Any, env: dict[str, str]) -> None:
+    from graphs.client import Hypermnesia
+    from memory.model import Granularity, Namespace
+
+    with Hypermnesia.open(env["HYPERMNESIA_DATA_DIR"]) as hm:
+        units = hm.store.units(Namespace(user_id="sam"))
+    turn = next(u for u in units if u.granularity == Granularity.TURN and "peanuts" in u.text)
+    assert "allergic" in turn.text
+    declined = ingested("forget", turn.id, "--user", "sam", input="n\n", code=1)
+    assert turn.id[:12] in declined.output and "raw turns deleted too" in declined.output
     assert "nothing deleted" in declined.output
     still = _recall(ingested, "peanuts allergy")["evidence"]
-    assert any(e["unit_id"] == turn["unit_id"] for e in still)
-    done = ingested("forget", turn["unit_id"], "--user", "sam", "--yes", "--json")
+    assert any(set(e["provenance"]) & set(turn.provenance) for e in still)
+    done = ingested("forget", turn.id, "--user", "sam", "--yes", "--json")
     report = json.loads(done.stdout)
-    assert turn["unit_id"] in report["deleted"] and report["turns_deleted"]
+    assert turn.id in report["deleted"] and set(turn.provenance) <= set(report["turns_deleted"])
     after = _recall(ingested, "peanuts allergy")["evidence"]
     assert not any(set(e["provenance"]) & set(report["turns_deleted"]) for e in after)
-    ingested("forget", turn["unit_id"], "--user", "sam", "--yes", code=1)
+    assert not any("allergic to peanuts" in e["text"] for e in after)
+    ingested("forget", turn.id, "--user", "sam", "--yes", code=1)
 
 
 def test_traces_list_and_show(ingested: Any) -> None:

@@ -99,11 +99,14 @@ def test_replaying_with_the_same_recipe_changes_nothing(engine: Hypermnesia) -> 
 def test_turns_only_drops_every_fact_and_adds_only_turns(engine: Hypermnesia) -> None:
     recorded = engine.recall(SAM, "What is Sam allergic to?", budget=100)
     granularity = {e.unit_id: e.granularity for e in recorded.evidence}
-    assert set(granularity.values()) == {"fact"}  # the full recipe packs the peanut fact first
+    facts = {u for u, g in granularity.items() if g == "fact"}
+    assert facts  # the full recipe packs the peanut fact
     done = replay(engine, recorded.run_id, ReadStrategy(recipe="turns-only"))
-    assert {r.unit_id for r in done.diff.of("dropped")} == set(granularity)
+    dropped = {r.unit_id for r in done.diff.of("dropped")}
+    assert facts <= dropped <= set(granularity)
     assert done.result.evidence and all(e.granularity == "turn" for e in done.result.evidence)
-    assert {r.unit_id for r in done.diff.of("added")} == {e.unit_id for e in done.result.evidence}
+    now = {e.unit_id for e in done.result.evidence}
+    assert {r.unit_id for r in done.diff.of("added")} == now - set(granularity)
 
 
 def test_a_read_erased_by_forgetting_does_not_replay(engine: Hypermnesia) -> None:

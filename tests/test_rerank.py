@@ -111,6 +111,31 @@ def test_features_describe_each_candidate_the_way_the_names_say(store: MemorySto
     assert x[0, col["rank"]] == 0.0 and x[0, col["score"]] == 1.0
 
 
+def test_rare_question_words_weigh_more_and_session_mates_near_the_top_are_counted(
+    store: MemoryStore,
+) -> None:
+    later = make_unit(
+        NS, Granularity.TURN, "Mochi caught a mouse.", provenance=["D2:1"], session_id="S2"
+    )
+    store.add_units(NS, [later])
+    view = view_for(store, NS)
+    units = [*CHAT, later]
+    ranked = [Candidate(unit_id=u.id, score=1.0 - i / 10, sources=[]) for i, u in enumerate(units)]
+    question = "What is Mochi, a cat?"
+    plan = QueryPlan(question, question, [], [], keywords=("mochi", "cat"))
+    x = candidate_features(ranked, ranked, [], view, plan)
+    col = {name: i for i, name in enumerate(FEATURES)}
+    # "mochi" is in 3 of the 7 candidates, "cat" in 1: log(8 / 3.5) against log(8 / 1.5)
+    mochi, cat = math.log(8 / 3.5), math.log(8 / 1.5)
+    assert x[0, col["rare_keyword_share"]] == pytest.approx(1.0)
+    assert x[1, col["rare_keyword_share"]] == pytest.approx(mochi / (mochi + cat))
+    assert x[1, col["keyword_share"]] == 0.5  # the plain share weighs both words alike
+    assert x[2, col["rare_keyword_share"]] == 0.0
+    # six units of session S1 among the first SESSION_TOP (10): five others each; S2 has no other
+    assert x[0, col["session_company"]] == pytest.approx(math.log1p(5))
+    assert x[6, col["session_company"]] == 0.0
+
+
 def test_full_reranks_the_head_and_current_facts_still_come_after_it(store: MemoryStore) -> None:
     view = view_for(store, NS)
     question = "Which hobby did Ana start?"

@@ -4,6 +4,7 @@ and how long a run with 200 explained candidates takes to render."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -96,7 +97,8 @@ def test_a_read_run_shows_evidence_candidates_and_a_replay_button(
     assert "Flour Bakery" in page  # the evidence's text, looked up now
     outcomes = {c.outcome for s in run.steps if s.agent == "retriever" for c in s.candidates}
     assert {"packed", "skipped: over budget"} <= outcomes  # what the page has to show
-    assert "Router weights" in page and all(outcome in page for outcome in outcomes)
+    shown = html.unescape(page)  # "upgraded its turn's fact…" is escaped in the page
+    assert "Router weights" in page and all(outcome in shown for outcome in outcomes)
     assert 'action="/ui/runs/' in page and 'name="recipe"' in page and "turns-only" in page
 
 

@@ -2,7 +2,8 @@
 
 The hand-set stages before it each move units by one signal (a named speaker, a date in range, a
 neighbour's match). A linear model over what those stages saw — each source's rank and score,
-the fused and adjusted scores, granularity, speaker, the query's words found in the unit — scores
+the fused and adjusted scores, granularity, speaker, the query's words found in the unit and how
+rare those words are among the candidates, how many units of its session rank near it — scores
 the first ``rerank_pool`` candidates, and its ``rerank_head`` best move to the front in its order;
 the rest keep the order the stages gave them. Only the head moves because that is where the model
 earned its place: validated on conversations left out of its training, it ranks the first items
@@ -20,6 +21,7 @@ import bisect
 import json
 import math
 import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -56,6 +58,8 @@ scores grow with the namespace, so only their in-list normalised scores are feat
 _GRANULARITIES = (Granularity.TURN, Granularity.FACT, Granularity.SESSION)
 _MISSING_RANK = math.log1p(400)
 """log1p(rank) of a unit a source (or the fusion) did not return: past any pool in use."""
+SESSION_TOP = 10
+"""How many of a pass's first candidates ``session_company`` counts."""
 MOVABLE_TURNS = 2
 """The most source turns a unit the re-ranker moves may quote: it learned which turns and facts
 answer, and moving a whole session forward spends the budget on everything else it says."""
@@ -68,7 +72,8 @@ def _feature_names() -> tuple[str, ...]:
         names += [f"{source}:raw"] if source in _RAW_SCORED else []
     names += [f"granularity:{g.value}" for g in _GRANULARITIES]
     names += ["speaker_named", "has_speaker", "context", "reply", "says_when", "asks"]
-    return (*names, "in_range", "tokens", "keyword_share", "keyword_hits")
+    names += ["in_range", "tokens", "keyword_share", "keyword_hits"]
+    return (*names, "rare_keyword_share", "session_company")
 
 
 FEATURES = _feature_names()
@@ -90,9 +95,10 @@ def candidate_features(
     fused_at = {c["unit_id"]: (i, c["score"]) for i, c in enumerate(fused)}
     top = ranked[0]["score"] if ranked and ranked[0]["score"] > 0 else 1.0
     named = {e.casefold() for e in plan.entities}
+    units = [view.units[c["unit_id"]] for c in ranked]
+    pool = _pool_features(units, view, plan)
     rows = []
-    for i, c in enumerate(ranked):
-        unit = view.units[c["unit_id"]]
+    for i, (c, unit) in enumerate(zip(ranked, units, strict=True)):
         at = fused_at.get(unit.id)
         row = [math.log1p(i), c["score"] / top]
         row += [math.log1p(at[0]), at[1] / top] if at else [_MISSING_RANK, 0.0]
@@ -100,7 +106,7 @@ def candidate_features(
             row += _source_features(per_source.get(source, {}).get(unit.id), source)
         row += [float(unit.granularity == g) for g in _GRANULARITIES]
         row += _unit_features(unit, c, view, named, plan)
-        rows.append(row)
+        rows.append(row + pool[i])
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
 
@@ -141,6 +147,34 @@ def _unit_features(
         hits / len(plan.keywords) if plan.keywords else 0.0,
         float(hits),
     ]
+
+
+def _pool_features(
+    units: Sequence[MemoryUnit], view: NamespaceView, plan: QueryPlan
+) -> list[list[float]]:
+    """What a candidate is beside the others of its pass: ``rare_keyword_share`` and
+    ``session_company``, one pair per unit.
+
+    ``rare_keyword_share`` weighs each of the question's words by how rare it is among the
+    candidates (log((n + 1) / (df + 0.5)), with df the candidates holding the word): a word that
+    every candidate holds, such as the name of the person asked about, tells them apart less than
+    one that few hold. ``session_company`` is log1p of how many other units of the unit's
+    session are among the first :data:`SESSION_TOP` candidates: a session the question is about
+    tends to bring several of its units near the top.
+    """
+    words = [view.words(u) for u in units]
+    found = [{k for k in plan.keywords if _has_prefix(w, k)} for w in words]
+    weight = {
+        k: math.log((len(units) + 1) / (sum(k in f for f in found) + 0.5)) for k in plan.keywords
+    }
+    total = sum(weight.values())
+    near = Counter(u.session_id for u in units[:SESSION_TOP] if u.session_id is not None)
+    rows = []
+    for i, (unit, hits) in enumerate(zip(units, found, strict=True)):
+        rare = sum(weight[k] for k in hits) / total if total > 0 else 0.0
+        company = near[unit.session_id] - int(i < SESSION_TOP) if unit.session_id else 0
+        rows.append([rare, math.log1p(company)])
+    return rows
 
 
 def _has_prefix(words: tuple[str, ...], prefix: str) -> bool:
