@@ -96,7 +96,8 @@ def candidate_features(
     top = ranked[0]["score"] if ranked and ranked[0]["score"] > 0 else 1.0
     named = {e.casefold() for e in plan.entities}
     units = [view.units[c["unit_id"]] for c in ranked]
-    pool = _pool_features(units, view, plan)
+    found = [{k for k in plan.keywords if _has_prefix(view.words(u), k)} for u in units]
+    pool = _pool_features(units, found, plan.keywords)
     rows = []
     for i, (c, unit) in enumerate(zip(ranked, units, strict=True)):
         at = fused_at.get(unit.id)
@@ -105,7 +106,8 @@ def candidate_features(
         for source in _SOURCES:
             row += _source_features(per_source.get(source, {}).get(unit.id), source)
         row += [float(unit.granularity == g) for g in _GRANULARITIES]
-        row += _unit_features(unit, c, view, named, plan)
+        hits = sum(1 for k in plan.keywords if k in found[i])  # a repeated keyword counts twice
+        row += _unit_features(unit, c, view, named, plan, hits)
         rows.append(row + pool[i])
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
@@ -127,14 +129,18 @@ def _source_features(found: tuple[int, float, float] | None, source: str) -> lis
 
 
 def _unit_features(
-    unit: MemoryUnit, c: Candidate, view: NamespaceView, named: set[str], plan: QueryPlan
+    unit: MemoryUnit,
+    c: Candidate,
+    view: NamespaceView,
+    named: set[str],
+    plan: QueryPlan,
+    hits: int,
 ) -> list[float]:
+    """The candidate's own features; ``hits`` is how many of the query's keywords it holds."""
     speaker = unit.speaker.casefold() if unit.speaker else None
     in_range = unit.event_time is not None and any(
         a <= unit.event_time.date() <= b for a, b in plan.spans
     )
-    words = view.words(unit)
-    hits = sum(1 for k in plan.keywords if _has_prefix(words, k))
     return [
         float(speaker is not None and speaker in named),
         float(speaker is not None),
@@ -150,7 +156,7 @@ def _unit_features(
 
 
 def _pool_features(
-    units: Sequence[MemoryUnit], view: NamespaceView, plan: QueryPlan
+    units: Sequence[MemoryUnit], found: Sequence[set[str]], keywords: Sequence[str]
 ) -> list[list[float]]:
     """What a candidate is beside the others of its pass: ``rare_keyword_share`` and
     ``session_company``, one pair per unit.
@@ -160,13 +166,9 @@ def _pool_features(
     every candidate holds, such as the name of the person asked about, tells them apart less than
     one that few hold. ``session_company`` is log1p of how many other units of the unit's
     session are among the first :data:`SESSION_TOP` candidates: a session the question is about
-    tends to bring several of its units near the top.
+    tends to bring several of its units near the top. ``found`` holds each unit's keywords.
     """
-    words = [view.words(u) for u in units]
-    found = [{k for k in plan.keywords if _has_prefix(w, k)} for w in words]
-    weight = {
-        k: math.log((len(units) + 1) / (sum(k in f for f in found) + 0.5)) for k in plan.keywords
-    }
+    weight = {k: math.log((len(units) + 1) / (sum(k in f for f in found) + 0.5)) for k in keywords}
     total = sum(weight.values())
     near = Counter(u.session_id for u in units[:SESSION_TOP] if u.session_id is not None)
     rows = []
