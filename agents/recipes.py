@@ -65,11 +65,20 @@ class Recipe(BaseModel):
     access: float = 0.0
     """Favour units that recalls return often (:mod:`agents.retrieval.decay`). Off, for the same
     reason (recipe ``with-access``)."""
-    rerank_head: int = 30
+    rerank_head: int = 40
     """How many units the learned re-ranker moves to the front (0: off;
     :mod:`agents.retrieval.rerank`). On LoCoMo conversations left out of its training it lifted
-    MRR and recall at 250 tokens (README, Evaluation). 30 (about what 1,000 tokens hold), not 20:
-    with the ``session_company`` feature, moving 20 cost recall at 1,000 tokens."""
+    MRR and recall at 250 tokens (README, Evaluation). 40 (a little more than 1,000 tokens hold),
+    not 20: with the ``session_company`` feature, moving 20 cost recall at 1,000 tokens, and
+    with ``token_cost`` short units from past the first 30 earn their place."""
+    rerank_lead: int = 5
+    """How many of the re-ranker's most probable units lead the head in order of probability
+    alone, before ``token_cost`` orders the rest."""
+    token_cost: float = 0.3
+    """How much a unit's length counts against it in the re-ranked head after the lead: units
+    follow by log P(answers) - token_cost x log(tokens) (0: by probability alone). The evidence
+    is cut at a token budget; on LoCoMo conversations left out of the model's training every
+    cost from 0.2 to 0.5 lifted recall at 250 and 1,000 tokens (README, Evaluation)."""
     rerank_pool: int = 100
     """How many of the best candidates the re-ranker scores."""
     granularities: frozenset[Granularity] = _ALL - _REFLECTION
@@ -118,6 +127,7 @@ RECIPES: dict[str, Recipe] = {
     "no-speaker": _FULL.model_copy(update={"name": "no-speaker", "speaker_boost": 1.0}),
     "no-current": _FULL.model_copy(update={"name": "no-current", "current_first": False}),
     "no-rerank": _FULL.model_copy(update={"name": "no-rerank", "rerank_head": 0}),
+    "no-token-cost": _FULL.model_copy(update={"name": "no-token-cost", "token_cost": 0.0}),
     "with-recency": _FULL.model_copy(update={"name": "with-recency", "recency": 0.1}),
     "with-access": _FULL.model_copy(update={"name": "with-access", "access": 0.05}),
     "with-insights": _FULL.model_copy(

@@ -55,7 +55,8 @@ def train_reranker_command(
     ) as bar:
         task = bar.add_task("questions", total=total)
         rows = collect(dataset, work, lambda n: bar.advance(task, n))
-    figures = held_out(rows, l2, head)
+    full = get_recipe("full")
+    figures = held_out(rows, l2, head, token_cost=full.token_cost, lead=full.rerank_lead)
     trained_on = f"{Path(data).name}: {len(rows)} questions, l2 {l2:g}"
     fit(rows, l2, trained_on).save(out)
     console.print(_table(figures))

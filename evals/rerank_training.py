@@ -34,6 +34,7 @@ from agents.retrieval import (
 from agents.retrieval.rerank import (
     MOVABLE_TURNS,
     LinearReranker,
+    budget_scores,
     candidate_features,
     head_scores,
     rerank_head,
@@ -180,10 +181,11 @@ def ranking_metrics(row: QuestionRows, order: Sequence[int]) -> dict[str, float]
 
 
 def held_out(
-    rows: Sequence[QuestionRows], l2: float, head: int
+    rows: Sequence[QuestionRows], l2: float, head: int, *, token_cost: float = 0.0, lead: int = 0
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Mean metrics per category (and ``overall``) before and after re-ranking, each
-    conversation's questions ranked by a model fitted on the other conversations."""
+    conversation's questions ranked by a model fitted on the other conversations; the head is
+    ordered as the read path orders it (:func:`~agents.retrieval.rerank.budget_scores`)."""
     convs = sorted({r.conversation for r in rows})
     if len(convs) < 2:
         raise InvalidInputError("leaving one conversation out needs at least two conversations")
@@ -197,6 +199,7 @@ def held_out(
             order = list(range(len(r.provenance)))
             before.append((r.category, ranking_metrics(r, order)))
             scores = head_scores(model, r.features, r.provenance)
+            scores = budget_scores(scores, r.tokens, token_cost, lead)
             moved = rerank_head(_as_candidates(order), scores, head)
             after.append((r.category, ranking_metrics(r, [int(c["unit_id"]) for c in moved])))
     return {"before": _means(before), "after": _means(after)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from agents.retrieval.rerank import (
     FEATURES,
     LinearReranker,
     _has_prefix,
+    budget_scores,
     candidate_features,
     default_reranker,
     head_scores,
@@ -76,6 +78,33 @@ def test_the_head_moves_in_model_order_and_places_keep_their_scores() -> None:
     # -inf is never moved, even when the head is larger than what may move
     out = rerank_head(ranked, [-math.inf, 1.0, -math.inf], head=5)
     assert [c["unit_id"] for c in out] == ["u1", "u0", "u2", "u3", "u4", "u5"]
+
+
+def test_the_lead_keeps_probability_order_and_the_rest_weigh_probability_per_token() -> None:
+    # logits of a long likely unit, two short units a little less likely, a long one, an unmoved
+    scores = [2.0, 3.0, 1.5, 1.5, 1.0, -math.inf]
+    tokens = [80, 200, 10, 12, 300, 5]
+    value = budget_scores(scores, tokens, cost=0.5, lead=1)
+    order = sorted(range(5), key=lambda i: -value[i])
+    assert order == [1, 2, 3, 0, 4]  # the most probable leads, however long; then per token
+    assert value[5] == -math.inf
+    # no cost: the model's order, whatever the lead
+    for lead in (0, 2, 9):
+        plain = budget_scores(scores, tokens, cost=0.0, lead=lead)
+        assert sorted(range(5), key=lambda i: -plain[i]) == [1, 0, 2, 3, 4]
+    assert budget_scores([], [], cost=0.3, lead=5) == []
+
+
+def test_held_out_orders_the_head_by_probability_per_token_when_asked() -> None:
+    rows = _rows(3, np.random.default_rng(3))
+    # the gold unit (index 5) is long: at 250 tokens it fits only when ranked before the others
+    long_gold = [replace(r, tokens=tuple(240 if i == 5 else 40 for i in range(30))) for r in rows]
+    plain = held_out(long_gold, l2=1.0, head=5)["after"]["overall"]
+    costly = held_out(long_gold, l2=1.0, head=5, token_cost=8.0, lead=0)["after"]["overall"]
+    led = held_out(long_gold, l2=1.0, head=5, token_cost=8.0, lead=1)["after"]["overall"]
+    assert plain["recall@250"] == 1.0 and plain["mrr"] > 0.9
+    assert costly["mrr"] < plain["mrr"]  # short units overtook the likely long one
+    assert led["mrr"] == plain["mrr"]  # unless it leads
 
 
 def test_units_quoting_many_turns_are_left_in_place() -> None:

@@ -18,7 +18,13 @@ from agents.retrieval.fuse import (
     fuse,
     spread_to_neighbours,
 )
-from agents.retrieval.rerank import candidate_features, default_reranker, head_scores, rerank_head
+from agents.retrieval.rerank import (
+    budget_scores,
+    candidate_features,
+    default_reranker,
+    head_scores,
+    rerank_head,
+)
 from agents.retrieval.route import route_weights
 from agents.retrieval.sources import MAX_SEED_HITS, dense_hits, graph_hits, lexical_hits
 from agents.retrieval.topic import topic_text
@@ -111,6 +117,8 @@ def _reranked(
     features = candidate_features(pool, fused, lists, view, plan)
     provenance = [view.units[c["unit_id"]].provenance for c in pool]
     scores = head_scores(default_reranker(), features, provenance)
+    tokens = [view.token_count(view.units[c["unit_id"]]) for c in pool]
+    scores = budget_scores(scores, tokens, recipe.token_cost, recipe.rerank_lead)
     return rerank_head(ranked, scores, recipe.rerank_head)
 
 

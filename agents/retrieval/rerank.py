@@ -4,10 +4,12 @@ The hand-set stages before it each move units by one signal (a named speaker, a 
 neighbour's match). A linear model over what those stages saw — each source's rank and score,
 the fused and adjusted scores, granularity, speaker, the query's words found in the unit and how
 rare those words are among the candidates, how many units of its session rank near it — scores
-the first ``rerank_pool`` candidates, and its ``rerank_head`` best move to the front in its order;
-the rest keep the order the stages gave them. Only the head moves because that is where the model
-earned its place: validated on conversations left out of its training, it ranks the first items
-better and the tail no better (README, Evaluation).
+the first ``rerank_pool`` candidates, and its ``rerank_head`` best move to the front; the rest keep
+the order the stages gave them. Only the head moves because that is where the model earned its
+place: validated on conversations left out of its training, it ranks the first items better and
+the tail no better (README, Evaluation). Within the head, the ``rerank_lead`` most probable units
+lead in order of probability and the others follow by probability per token
+(:func:`budget_scores`): the evidence is cut at a token budget.
 
 The model is a logistic regression (``app.py train-reranker`` fits it on a LoCoMo file) stored
 as JSON beside this module: feature names, their mean and scale, the weights. Each position of the
@@ -42,6 +44,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "FEATURES",
     "LinearReranker",
+    "budget_scores",
     "candidate_features",
     "default_reranker",
     "head_scores",
@@ -251,6 +254,29 @@ def head_scores(
         float(s) if len(p) <= MOVABLE_TURNS else -math.inf
         for s, p in zip(scores, provenance, strict=True)
     ]
+
+
+def budget_scores(
+    scores: Sequence[float], tokens: Sequence[int], cost: float, lead: int
+) -> list[float]:
+    """Scores that order the head for a token budget, from the model's ``scores`` (logits;
+    -inf: not moved, kept) and each unit's ``tokens``.
+
+    The ``lead`` most probable units come first, in order of probability: a reader reads the
+    first items first. The others follow by log P(answers) - ``cost`` x log(tokens): at a fixed
+    budget, two short units as likely to answer as one long one are worth more (``cost`` 1 is the
+    order of a fractional knapsack; 0 keeps the model's order).
+    """
+    movable = [i for i, s in enumerate(scores) if s > -math.inf]
+    value = [-math.inf] * len(scores)
+    for i in movable:
+        log_p = -float(np.logaddexp(0.0, -scores[i]))
+        value[i] = log_p - cost * math.log(max(tokens[i], 1))
+    top = max((value[i] for i in movable), default=0.0)
+    leaders = sorted(movable, key=lambda i: -scores[i])[:lead]
+    for place, i in enumerate(leaders):
+        value[i] = top + lead - place
+    return value
 
 
 def rerank_head(ranked: Sequence[Candidate], scores: Sequence[float], head: int) -> list[Candidate]:
