@@ -111,10 +111,10 @@ def test_browse_a_read_its_unit_history_the_graph_and_a_replay(
     page.screenshot(path=shots / "4-graph.png", full_page=True)
 
     page.goto(f"{svc.url}/ui/runs/{run_id}")
-    page.select_option("select[name=recipe]", "no-context")  # no neighbouring turns: facts come in
+    page.select_option("select[name=recipe]", "no-rerank")  # the fused order packs other units
     page.get_by_role("button", name="Replay and compare").click()
     summary = page.locator("#replay-summary")
-    expect(summary).to_contain_text("replayed now with recipe no-context")
+    expect(summary).to_contain_text("replayed now with recipe no-rerank")
     after = page.locator("#after tbody tr")
     expect(after.filter(has_text="fact").first).to_be_visible()
     for change, side in (("added", "#after"), ("dropped", "#before"), ("moved", "#after")):
