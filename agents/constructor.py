@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, time
+from functools import lru_cache
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -184,10 +185,22 @@ def _fact_sentences(turn: Turn, speakers: Sequence[str]) -> list[str]:
     """The atomic fact sentences of one turn, each clause on its own, "you" resolved to the
     other speaker of the batch."""
     listener = next((s for s in speakers if s != turn.speaker), None)
-    sentences = atomic_facts(
-        turn.text, turn.speaker, listener=listener, reference=turn.session_time
-    )
-    return [clause for s in sentences for clause in split_clauses(s, speakers)]
+    return list(_clauses_of(turn.text, turn.speaker, listener, turn.session_time, tuple(speakers)))
+
+
+@lru_cache(maxsize=2048)
+def _clauses_of(
+    text: str,
+    speaker: str,
+    listener: str | None,
+    reference: datetime | None,
+    speakers: tuple[str, ...],
+) -> tuple[str, ...]:
+    """:func:`_fact_sentences` on plain values, remembered: a bulk import asks for each turn's
+    sentences twice (to embed them ahead, then to build the facts), and they cost a tenth of
+    the write path's own work. The cache outlives one import's windows in flight."""
+    sentences = atomic_facts(text, speaker, listener=listener, reference=reference)
+    return tuple(clause for s in sentences for clause in split_clauses(s, speakers))
 
 
 def _segments(session_turns: Sequence[Turn]) -> list[Sequence[Turn]]:

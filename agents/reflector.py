@@ -20,6 +20,7 @@ that reads as an instruction is dropped.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
@@ -235,20 +236,23 @@ def cluster(vectors: np.ndarray, threshold: float) -> list[list[int]]:
     """Single-pass centroid clustering: each vector joins the closest cluster at ≥ ``threshold``.
 
     Linear in the number of vectors times clusters, so reflection stays cheap as memory grows.
-    The centroids live in one matrix that grows by doubling: stacking them anew for every vector
-    cost more than comparing against them.
+    The centroids live in one float64 matrix that grows by doubling: stacking them anew for every
+    vector cost more than comparing against them. Reflection re-clusters every admissible fact, so
+    the loop is kept lean (the vectors cast once, the norm taken as a dot product).
     """
-    centroids = np.empty((8, vectors.shape[-1]))
+    rows = np.asarray(vectors, dtype=np.float64)
+    centroids = np.empty((8, rows.shape[-1]))
     members: list[list[int]] = []
-    for i, vector in enumerate(vectors):
+    for i, vector in enumerate(rows):
         count = len(members)
         if count:
             sims = centroids[:count] @ vector
-            best = int(np.argmax(sims))
+            best = int(sims.argmax())
             if sims[best] >= threshold:
-                members[best].append(i)
-                total = centroids[best] * (len(members[best]) - 1) + vector
-                centroids[best] = total / np.linalg.norm(total)
+                group = members[best]
+                group.append(i)
+                total = centroids[best] * (len(group) - 1) + vector
+                centroids[best] = total / math.sqrt(total @ total)
                 continue
         if count == len(centroids):
             centroids = np.concatenate([centroids, np.empty_like(centroids)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +45,33 @@ class _Calls(HashingEmbedder):
             raise RuntimeError("encoder unavailable on this thread")
         self.calls.append((name, list(texts)))
         return super().embed(texts)
+
+
+def test_a_turns_fact_sentences_are_worked_out_once_for_embedding_ahead_and_building(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bulk import asks for each turn's sentences twice; the second time is remembered."""
+    module = sys.modules["agents.constructor"]  # the package exports a node of that name
+    seen: list[str] = []
+    real = module.atomic_facts
+
+    def counting(text: str, *args: object, **kwargs: object) -> list[str]:
+        seen.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(module, "atomic_facts", counting)
+    module._clauses_of.cache_clear()
+    turns = [
+        Turn(id=f"once-{i}", session_id="once", speaker=("Ana", "Ben")[i % 2], text=text)
+        for i, text in enumerate(
+            ["I adopted a grey cat called Pixel last week.", "Ana, does Pixel like the garden?"]
+        )
+    ]
+    speakers = sorted({t.speaker for t in turns})
+    ahead = unit_texts(turns)
+    built = build_facts(NS, turns, speakers)
+    assert sorted(seen) == sorted(t.text for t in turns)  # once each, not twice
+    assert {u.text for u in built} <= set(ahead)
 
 
 def _snapshot(hm: Hypermnesia, ns: Namespace) -> list[tuple[str, str, bool]]:

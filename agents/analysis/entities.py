@@ -76,9 +76,11 @@ def _words(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=64)
-def _known_index(known: tuple[str, ...]) -> tuple[dict[tuple[str, ...], str], dict[str, str], int]:
+def _known_index(
+    known: tuple[str, ...],
+) -> tuple[dict[tuple[str, ...], str], dict[str, str], dict[str, int]]:
     """Known names by their word tuple, unambiguous one-word names by every prefix of 3 letters
-    or more, and the most words in a known name."""
+    or more, and by each first word of a known name the most words of a name it starts."""
     index: dict[tuple[str, ...], str] = {}
     prefixes: dict[str, str] = {}
     ambiguous: set[str] = set()
@@ -96,11 +98,14 @@ def _known_index(known: tuple[str, ...]) -> tuple[dict[tuple[str, ...], str], di
                 prefixes[prefix] = canonical
     for prefix in ambiguous | {w[0] for w in index if len(w) == 1}:
         prefixes.pop(prefix, None)
-    return index, prefixes, max((len(words) for words in index), default=0)
+    starts: dict[str, int] = {}
+    for words in index:
+        starts[words[0]] = max(starts.get(words[0], 0), len(words))
+    return index, prefixes, starts
 
 
 def _match_known(
-    text: str, index: dict[tuple[str, ...], str], longest: int
+    text: str, index: dict[tuple[str, ...], str], starts: dict[str, int]
 ) -> list[tuple[int, str]]:
     """(character offset, canonical name) of known names in the text, longest match first."""
     matches = list(_TOKEN.finditer(text.lower()))
@@ -108,7 +113,7 @@ def _match_known(
     found: list[tuple[int, str]] = []
     i = 0
     while i < len(words):
-        for n in range(min(longest, len(words) - i), 0, -1):
+        for n in range(min(starts.get(words[i], 0), len(words) - i), 0, -1):
             name = index.get(tuple(words[i : i + n]))
             if name is not None:
                 found.append((matches[i].start(), name))
@@ -226,9 +231,9 @@ def extract_entities(text: str, known: Iterable[str] = (), *, topics: int = 3) -
     ``topics`` lowercase topic phrases. Each appears once, in canonical form (known names keep
     their known spelling). Deterministic.
     """
-    index, prefixes, longest = _known_index(tuple(sorted({k for k in known if k and k.strip()})))
+    index, prefixes, starts = _known_index(tuple(sorted({k for k in known if k and k.strip()})))
     text = text.translate(_QUOTES)
-    found = [(offset, name) for offset, name in _match_known(text, index, longest)]
+    found = [(offset, name) for offset, name in _match_known(text, index, starts)]
     all_spans: list[Span] = []
     pos = 0
     for sentence in split_sentences(text):
