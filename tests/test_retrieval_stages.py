@@ -37,6 +37,7 @@ from agents.state import Candidate
 from memory.fake_llm import ScriptedLLM
 from memory.model import Granularity, MemoryUnit, Namespace, Turn, make_unit
 from memory.store import MemoryStore
+from memory.tokens import count_tokens
 from prompts.retriever import QueryAnalysis
 
 NS = Namespace(user_id="sam")
@@ -138,6 +139,25 @@ def test_a_view_brought_forward_equals_one_built_anew(view: NamespaceView) -> No
     assert dict(updated.sessions) == dict(rebuilt.sessions)
     assert dict(updated.turn_units) == dict(rebuilt.turn_units)
     assert update_view(updated, [extra.id], now).units == updated.units  # idempotent
+
+
+def test_a_unit_is_measured_when_it_enters_the_view_not_when_first_ranked(
+    view: NamespaceView,
+) -> None:
+    def measured(v: NamespaceView) -> set[str]:
+        return {
+            uid
+            for uid, memo in v.memos.items()
+            if memo.unit is v.units.get(uid) and memo.tokens is not None and memo.words
+        }
+
+    assert measured(view) == set(view.units)  # built: every unit, before any read
+    _, extra = _turn(5, "Zoe", "Zoe here, I just joined the pottery class.")
+    updated = update_view(view, [extra.id], {**view.units, extra.id: extra})
+    assert measured(updated) == set(updated.units)  # brought forward: the new unit too
+    memo = updated.memos[extra.id]
+    assert memo.tokens == count_tokens(updated.presented(extra)) > 0
+    assert "pottery" in (memo.words or ())
 
 
 # -- analyse ----------------------------------------------------------------------------------

@@ -74,9 +74,9 @@ def _stage_scores(
     units only: the stages rank every candidate, the trace explains the head."""
     scores: dict[str, dict[str, float]] = {uid: {} for uid in wanted}
     for name, ranking in stages.items():
-        for c in ranking:  # a unit listed twice keeps its last score
-            if (held := scores.get(c["unit_id"])) is not None:
-                held[name] = round(c["score"], _DIGITS)
+        final = {c["unit_id"]: c["score"] for c in ranking}  # a unit listed twice: its last
+        for uid in wanted & final.keys():
+            scores[uid][name] = round(final[uid], _DIGITS)
     return scores
 
 

@@ -2,8 +2,11 @@
 
 The view is a snapshot kept in the store's cache of derived values: a write brings it forward by
 the units it changed (:func:`update_view`), so its cost follows the size of the write, not of the
-namespace, and a reader never sees a half-updated view. Lexical search is the store's full-text
-index (:meth:`memory.store.MemoryStore.lexical_search`), not part of the view.
+namespace, and a reader never sees a half-updated view. Each unit's presented text, token count
+and words are worked out when the unit enters the view (at build, or by the write that brings
+it), not by the first recall that ranks it: worked out on first use, they made the slowest
+recalls. Lexical search is the store's full-text index
+(:meth:`memory.store.MemoryStore.lexical_search`), not part of the view.
 """
 
 from __future__ import annotations
@@ -96,6 +99,13 @@ class NamespaceView:
             memo.text = present(unit)
         return memo.text
 
+    def prepare(self, units: Iterable[MemoryUnit]) -> None:
+        """Work out the presented text, its tokens and the words of these units now, as a
+        write or a fresh view does, so that no recall pays for them on first use."""
+        for unit in units:
+            self.token_count(unit)
+            self.words(unit)
+
     def _memo(self, unit: MemoryUnit) -> _UnitMemo:
         """The memo of this very unit object. Units are immutable, so a memo made from another
         object under the same id (an older view's unit, the unit before an update) is replaced,
@@ -137,13 +147,15 @@ def build_view(units: Mapping[str, MemoryUnit], turns: Sequence[Turn]) -> Namesp
         if uid is not None:
             sessions.setdefault(turn.session_id, []).append(uid)
     counts = Counter(name for u in units.values() for name in _names(u))
-    return NamespaceView(
+    view = NamespaceView(
         units=MappingProxyType(dict(units)),
         names=tuple(sorted(counts)),
         sessions={s: tuple(ids) for s, ids in sessions.items()},
         turn_units=turn_units,
         name_counts=counts,
     )
+    view.prepare(view.units.values())
+    return view
 
 
 def update_view(
@@ -170,7 +182,7 @@ def update_view(
             counts.update(_names(after))
             _join_session(after, sessions, turn_units)
     counts = +counts  # drop names no unit mentions any more
-    return NamespaceView(
+    view = NamespaceView(
         units=MappingProxyType(current),
         names=tuple(sorted(counts)),
         sessions=sessions,
@@ -178,6 +190,8 @@ def update_view(
         name_counts=counts,
         memos=old.memos,
     )
+    view.prepare(current[uid] for uid in dict.fromkeys(changed) if uid in current)
+    return view
 
 
 _TRAILING_NOTES = re.compile(r"(\s*\[[^\]]*\])+\s*$")
